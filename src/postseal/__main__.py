@@ -1,0 +1,5 @@
+"""``python -m postseal``."""
+
+from postseal.cli.main import main
+
+raise SystemExit(main())

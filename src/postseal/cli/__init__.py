@@ -1,0 +1,1 @@
+"""The ``postseal`` command: one module per command group."""

@@ -1,0 +1,85 @@
+"""``postseal``: argument parsing, dispatch, and the mapping of errors to exit statuses.
+
+Exit statuses: 0 success; 1 the command failed (one line on stderr says why and what to
+do); 2 the command line itself is wrong; 3 ``directory check`` found problems it did not
+fix; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from postseal import __version__
+from postseal.cli import cmd_admin, cmd_certs, cmd_directory, cmd_pki, cmd_users
+from postseal.cli.context import Context
+from postseal.cli.output import Output
+from postseal.config import ENV_DATA_DIR, load_settings
+from postseal.errors import PostsealError
+
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, like every other postseal error
+        self.exit(2, f"postseal: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="postseal",
+        description="Self-hosted confidential mail built around S/MIME.",
+    )
+    parser.add_argument("--version", action="version", version=f"postseal {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"the data directory (env {ENV_DATA_DIR}; default ./var)",
+    )
+    parser.add_argument("--database-url", help="override store.database_url")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    groups = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    groups.required = True
+    for module in (cmd_admin, cmd_users, cmd_certs, cmd_pki, cmd_directory):
+        module.register(groups)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Any:
+    environ = dict(os.environ)
+    data_dir = args.data_dir or Path(environ.get(ENV_DATA_DIR, "var"))
+    overrides: dict[str, tuple[Any, str]] = {}
+    if args.database_url:
+        overrides["store.database_url"] = (args.database_url, "--database-url")
+    if getattr(args, "listen", None):
+        overrides["listen"] = (",".join(args.listen), "--listen")
+    return load_settings(data_dir, environ=environ, overrides=overrides), environ
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="postseal: %(levelname)s: %(message)s")
+    try:
+        settings, environ = _settings_from(args)
+        logging.getLogger("postseal").setLevel(settings.log.level)
+        context = Context(settings=settings, environ=environ, out=Output(as_json=args.json))
+        return asyncio.run(args.handler(args, context))
+    except PostsealError as exc:
+        print(f"postseal: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("postseal: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

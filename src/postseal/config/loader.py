@@ -1,0 +1,243 @@
+"""Loading settings: defaults < ``DATA_DIR/postseal.toml`` < ``POSTSEAL_*`` env < CLI flags.
+
+Every key is declared once in :data:`KEYS`. An unknown key in the file, or an unknown
+``POSTSEAL_*`` variable, is an error that names it and where it was found, so a typo never
+silently leaves a setting at its default. The source of every effective value is
+recorded for ``postseal config show``.
+
+Environment names are ``POSTSEAL_`` + section + ``_`` + key, upper-case:
+``store.database_url`` ↔ ``POSTSEAL_STORE_DATABASE_URL``. ``POSTSEAL_DATA_DIR`` and
+``POSTSEAL_MASTER_KEY`` are not settings (they locate and unlock the data directory) and
+``POSTSEAL_TEST_*`` belongs to the test suite.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from postseal.config.settings import (
+    ListenAddress,
+    LogSettings,
+    PkiSettings,
+    Settings,
+    StoreSettings,
+)
+from postseal.errors import ConfigError
+
+__all__ = ["ENV_DATA_DIR", "ENV_MASTER_KEY", "KEYS", "load_settings", "parse_listen"]
+
+ENV_DATA_DIR = "POSTSEAL_DATA_DIR"
+ENV_MASTER_KEY = "POSTSEAL_MASTER_KEY"
+_ENV_NOT_SETTINGS = {ENV_DATA_DIR, ENV_MASTER_KEY}
+_ENV_FREE_PREFIXES = ("POSTSEAL_TEST_",)
+CONFIG_FILE = "postseal.toml"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_MAX_FILE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    default: Callable[[Path], Any]
+    parse: Callable[[Any, str], Any]
+    doc: str
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return value.lower() in {"1", "true", "yes", "on"}
+    raise ConfigError(f"{where}: expected true or false, got {value!r}")
+
+
+def _integer(low: int, high: int) -> Callable[[Any, str], int]:
+    def parse(value: Any, where: str) -> int:
+        try:
+            number = int(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not low <= number <= high:
+            raise ConfigError(f"{where}: expected a whole number from {low} to {high}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _url(value: Any, where: str) -> str:
+    if not isinstance(value, str) or "://" not in value:
+        raise ConfigError(f"{where}: expected a database URL such as sqlite+aiosqlite:///path")
+    return value
+
+
+def _level(value: Any, where: str) -> str:
+    if not isinstance(value, str) or value.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"{where}: expected one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    return value.upper()
+
+
+def _listen_table(value: Any, where: str) -> tuple[ListenAddress, ...]:
+    if isinstance(value, str):
+        return parse_listen(value.split(","), where)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table of NAME = \"HOST:PORT\"")
+    return parse_listen([f"{name}={addr}" for name, addr in value.items()], where)
+
+
+KEYS: dict[str, _Key] = {
+    "store.database_url": _Key(
+        lambda data_dir: f"sqlite+aiosqlite:///{data_dir / 'postseal.db'}",
+        _url,
+        "SQLAlchemy URL: sqlite+aiosqlite:///PATH (default, in the data dir) or "
+        "postgresql+asyncpg://USER@HOST/DB",
+    ),
+    "pki.revocation_fail_open": _Key(
+        lambda _: False, _boolean, "accept certificates whose revocation status is unknown"
+    ),
+    "pki.crl_validity_days": _Key(
+        lambda _: 7, _integer(1, 10), "nextUpdate of issued CRLs, in days (CA/B Forum: at most 10)"
+    ),
+    "pki.crl_refresh_hours": _Key(
+        lambda _: 24, _integer(1, 168), "how often `serve` re-issues the CRLs"
+    ),
+    "pki.enroll_interval_minutes": _Key(
+        lambda _: 60, _integer(1, 10080), "how often `serve` runs auto-enrollment"
+    ),
+    "log.level": _Key(lambda _: "INFO", _level, "DEBUG, INFO, WARNING or ERROR"),
+    "listen": _Key(
+        lambda _: (ListenAddress("http", "127.0.0.1", 8080),),
+        _listen_table,
+        "listeners, NAME = \"HOST:PORT\" (http serves CRLs and CA certificates)",
+    ),
+}
+
+_LISTENER_NAMES = ("http",)
+
+
+def parse_listen(items: Sequence[str], where: str) -> tuple[ListenAddress, ...]:
+    """Parse ``NAME=HOST:PORT`` items (IPv6 hosts in brackets); one entry per name."""
+    result: dict[str, ListenAddress] = {}
+    for item in items:
+        name, sep, addr = item.strip().partition("=")
+        host, colon, port_text = addr.rpartition(":")
+        if not sep or not colon or not host or not port_text.isdigit():
+            raise ConfigError(f"{where}: {item!r} is not NAME=HOST:PORT (e.g. http=127.0.0.1:8080)")
+        if name not in _LISTENER_NAMES:
+            raise ConfigError(
+                f"{where}: unknown listener {name!r}; known: {', '.join(_LISTENER_NAMES)}"
+            )
+        port = int(port_text)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{where}: port {port} is out of range 0-65535")
+        result[name] = ListenAddress(name, host.strip("[]"), port)
+    return tuple(result.values())
+
+
+def _env_name(key: str) -> str:
+    return "POSTSEAL_" + key.replace(".", "_").upper()
+
+
+def _flatten(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, value in table.items():
+        if section == "listen":
+            flat["listen"] = value
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: unknown key {section!r} (settings live in sections such as [store])")
+        for key, item in value.items():
+            flat[f"{section}.{key}"] = item
+    for key in flat:
+        if key not in KEYS:
+            raise ConfigError(
+                f"{path}: unknown key {key!r}",
+                hint=f"known keys: {', '.join(sorted(KEYS))}",
+            )
+    return flat
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    if path.stat().st_size > _MAX_FILE:
+        raise ConfigError(f"{path}: larger than 1 MiB; this is not a postseal.toml")
+    try:
+        return _flatten(tomllib.loads(path.read_text("utf-8")), path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_settings(
+    data_dir: Path,
+    *,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, tuple[Any, str]] | None = None,
+) -> Settings:
+    """Resolve every key; ``overrides`` maps a dotted key to (value, flag name)."""
+    path = data_dir / CONFIG_FILE
+    from_file = _read_file(path)
+    known_env = {_env_name(key): key for key in KEYS}
+    for name in environ:
+        if (
+            name.startswith("POSTSEAL_")
+            and name not in known_env
+            and name not in _ENV_NOT_SETTINGS
+            and not name.startswith(_ENV_FREE_PREFIXES)
+        ):
+            raise ConfigError(
+                f"unknown environment variable {name}",
+                hint=f"known: {', '.join(sorted([*known_env, *_ENV_NOT_SETTINGS]))}",
+            )
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, spec in KEYS.items():
+        env = _env_name(key)
+        if overrides and key in overrides:
+            raw, flag = overrides[key]
+            values[key], sources[key] = spec.parse(raw, f"option {flag}"), f"option {flag}"
+        elif env in environ:
+            values[key], sources[key] = spec.parse(environ[env], env), f"env {env}"
+        elif key in from_file:
+            values[key] = spec.parse(from_file[key], f"{path}: {key}")
+            sources[key] = f"file {path}"
+        else:
+            values[key], sources[key] = spec.default(data_dir), "default"
+    return Settings(
+        data_dir=data_dir,
+        store=StoreSettings(database_url=values["store.database_url"]),
+        pki=PkiSettings(
+            revocation_fail_open=values["pki.revocation_fail_open"],
+            crl_validity_days=values["pki.crl_validity_days"],
+            crl_refresh_hours=values["pki.crl_refresh_hours"],
+            enroll_interval_minutes=values["pki.enroll_interval_minutes"],
+        ),
+        log=LogSettings(level=values["log.level"]),
+        listen=values["listen"],
+        sources=sources,
+    )
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(key, effective value, source) for every key, for ``postseal config show``."""
+    shown = {
+        "store.database_url": _redact_url(settings.store.database_url),
+        "pki.revocation_fail_open": str(settings.pki.revocation_fail_open).lower(),
+        "pki.crl_validity_days": str(settings.pki.crl_validity_days),
+        "pki.crl_refresh_hours": str(settings.pki.crl_refresh_hours),
+        "pki.enroll_interval_minutes": str(settings.pki.enroll_interval_minutes),
+        "log.level": settings.log.level,
+        "listen": ", ".join(str(item) for item in settings.listen),
+    }
+    return [(key, shown[key], settings.sources.get(key, "default")) for key in KEYS]
+
+
+def _redact_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if at and ":" in creds:
+        user = creds.split(":", 1)[0]
+        return f"{scheme}{sep}{user}:***@{host}"
+    return url

@@ -1,0 +1,1 @@
+"""Mail values: addresses, messages and their canonical forms. Pure domain code."""

@@ -1,0 +1,1 @@
+"""HTTP: the PKI publication endpoint (CA certificates and CRLs) and, later, the webmail."""

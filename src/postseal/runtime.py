@@ -1,0 +1,228 @@
+"""The composition root: the one place that builds concrete adapters and services.
+
+``open_services`` unlocks the data directory (master key first, so a missing or wrong key
+refuses before the store is touched), opens the store and wires the services.
+``serve`` adds the listeners and the periodic jobs inside one ``AsyncExitStack`` and runs
+until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from postseal.config import Settings
+from postseal.errors import ConflictError, StoreError
+from postseal.pki.export import to_pem_bundle
+from postseal.pki.keys import MasterKey
+from postseal.protocols.http.pki import Publication, pki_app
+from postseal.protocols.http.server import HttpListener
+from postseal.services.certificates import CertificateService
+from postseal.services.clock import Clock, system_clock
+from postseal.services.custody import (
+    MASTER_KEY_FILE,
+    create_master_key,
+    load_master_key,
+    verify_master_key,
+)
+from postseal.services.directory import DirectoryService
+from postseal.services.enrollment import EnrollmentService
+from postseal.services.passwords import PasswordService
+from postseal.services.setup import InitRequest, InitResult, SetupService
+from postseal.services.templates import TemplateService
+from postseal.services.trust import TrustService
+from postseal.store.ports import CertificateRole, Store
+from postseal.store.sql import check, open_store, upgrade
+
+__all__ = ["Services", "initialise", "open_services", "serve"]
+
+log = logging.getLogger("postseal")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    master: MasterKey
+    clock: Clock
+    certificates: CertificateService
+    trust: TrustService
+    directory: DirectoryService
+    enrollment: EnrollmentService
+    passwords: PasswordService
+    templates: TemplateService
+    meta: Mapping[str, str]
+
+
+def _wire(store: Store, master: MasterKey, settings: Settings, clock: Clock, meta: Mapping[str, str]) -> Services:
+    passwords = PasswordService()
+    certificates = CertificateService(
+        store, master, clock=clock, crl_validity_days=settings.pki.crl_validity_days
+    )
+    trust = TrustService(store, clock=clock, fail_open=settings.pki.revocation_fail_open)
+    directory = DirectoryService(
+        store, certificates=certificates, trust=trust, passwords=passwords, clock=clock
+    )
+    enrollment = EnrollmentService(store, certificates=certificates, clock=clock)
+    return Services(
+        store, master, clock, certificates, trust, directory, enrollment, passwords,
+        TemplateService(store), meta,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    migrate: bool = False,
+    clock: Clock = system_clock,
+) -> AsyncIterator[Services]:
+    """Unlock and open an initialised data directory."""
+    master = load_master_key(settings.data_dir, environ)
+    store = await open_store(settings.store.database_url, migrate=migrate)
+    try:
+        async with store.begin() as tx:
+            meta = dict(await tx.meta.all())
+        if "org" not in meta:
+            raise StoreError(
+                f"the store of {settings.data_dir} is not initialised",
+                hint="run `postseal init --org NAME --domain DOMAIN`",
+            )
+        verify_master_key(master, meta.get("master_key_check"))
+        yield _wire(store, master, settings, clock, meta)
+    finally:
+        await store.close()
+
+
+async def initialise(
+    settings: Settings,
+    environ: Mapping[str, str],
+    request: InitRequest,
+    *,
+    clock: Clock = system_clock,
+) -> InitResult:
+    """``postseal init``: refuses, changing nothing, when the data dir is in use."""
+    data_dir = settings.data_dir
+    if (data_dir / MASTER_KEY_FILE).exists():
+        raise ConflictError(
+            f"{data_dir} is already initialised (it holds {MASTER_KEY_FILE}); nothing was changed",
+            hint="use another --data-dir for a new organisation",
+        )
+    status = None
+    with contextlib.suppress(StoreError):
+        status = await check(settings.store.database_url)
+    if status is not None and status.current is not None:
+        probe = await open_store(settings.store.database_url, migrate=False)
+        try:
+            async with probe.begin() as tx:
+                org = await tx.meta.get("org")
+        finally:
+            await probe.close()
+        if org is not None:
+            raise ConflictError(
+                f"the store of {data_dir} already holds the organisation {org!r}; nothing was changed"
+            )
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    master, written = create_master_key(data_dir, environ)
+    try:
+        await upgrade(settings.store.database_url)
+        store = await open_store(settings.store.database_url)
+        try:
+            setup = SetupService(store, master, clock=clock, passwords=PasswordService())
+            return await setup.initialise(request)
+        finally:
+            await store.close()
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
+
+
+def publication_source(services: Services) -> Callable[[str], Awaitable[Publication | None]]:
+    roles = {
+        "root": CertificateRole.ROOT,
+        "issuing": CertificateRole.ISSUING,
+        "service": CertificateRole.SERVICE_ISSUING,
+    }
+
+    async def source(name: str) -> Publication | None:
+        stem, _, kind = name.partition(".")
+        if name == "ca.pem":
+            cas = await services.certificates.ca_certificates()
+            chain = [cas[r] for r in (CertificateRole.ROOT, CertificateRole.ISSUING) if r in cas]
+            return Publication(to_pem_bundle(chain), chain[0].not_valid_before_utc) if chain else None
+        role = roles.get(stem)
+        if role is None:
+            return None
+        if kind == "crl":
+            crl = await services.certificates.latest_crl(role)
+            return None if crl is None else Publication(crl.der, crl.this_update, crl.next_update)
+        async with services.store.begin() as tx:
+            record = await tx.certificates.current_ca(role)
+        return None if record is None else Publication(record.der, record.not_before)
+
+    return source
+
+
+async def _every(interval: timedelta, job: Callable[[], Awaitable[object]], name: str) -> None:
+    while True:
+        try:
+            await job()
+        except Exception:  # a periodic job must survive a bad run; the next one retries
+            log.exception("%s failed; retrying in %s", name, interval)
+        await asyncio.sleep(interval.total_seconds())
+
+
+async def serve(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    ready: Callable[[dict[str, int]], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run every configured listener and the periodic jobs until a signal or ``stop``."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    async with contextlib.AsyncExitStack() as stack:
+        services = await stack.enter_async_context(open_services(settings, environ, migrate=True))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+                stack.callback(loop.remove_signal_handler, sig)
+        bound: dict[str, int] = {}
+        prefix = urlsplit(services.meta.get("pki_url", "")).path or "/pki"
+        for address in settings.listen:
+            if address.name == "http":
+                app = pki_app(publication_source(services), prefix=prefix, clock=services.clock)
+                listener = HttpListener(app, host=address.host, port=address.port)
+                await listener.start()
+                stack.push_async_callback(listener.stop)
+                bound["http"] = listener.port
+        jobs = [
+            asyncio.create_task(
+                _every(
+                    timedelta(hours=settings.pki.crl_refresh_hours),
+                    lambda: services.certificates.publish_crls(actor="serve"),
+                    "CRL publication",
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    timedelta(minutes=settings.pki.enroll_interval_minutes),
+                    lambda: services.enrollment.run(actor="serve"),
+                    "auto-enrollment",
+                )
+            ),
+        ]
+        for job in jobs:
+            stack.callback(job.cancel)
+        log.info("postseal serving %s", ", ".join(f"{k}:{v}" for k, v in bound.items()))
+        if ready is not None:
+            ready(bound)
+        await stop.wait()

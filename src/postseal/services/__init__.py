@@ -1,0 +1,1 @@
+"""Use cases: each module owns one, and talks to the store through its ports only."""

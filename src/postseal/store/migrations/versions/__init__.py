@@ -1,0 +1,1 @@
+"""Revisions of the store schema, oldest first: ``0001_initial``, …"""
