@@ -59,7 +59,9 @@ class Services:
     meta: Mapping[str, str]
 
 
-def _wire(store: Store, master: MasterKey, settings: Settings, clock: Clock, meta: Mapping[str, str]) -> Services:
+def _wire(
+    store: Store, master: MasterKey, settings: Settings, clock: Clock, meta: Mapping[str, str]
+) -> Services:
     passwords = PasswordService()
     certificates = CertificateService(
         store, master, clock=clock, crl_validity_days=settings.pki.crl_validity_days
@@ -70,8 +72,16 @@ def _wire(store: Store, master: MasterKey, settings: Settings, clock: Clock, met
     )
     enrollment = EnrollmentService(store, certificates=certificates, clock=clock)
     return Services(
-        store, master, clock, certificates, trust, directory, enrollment, passwords,
-        TemplateService(store), meta,
+        store,
+        master,
+        clock,
+        certificates,
+        trust,
+        directory,
+        enrollment,
+        passwords,
+        TemplateService(store),
+        meta,
     )
 
 
@@ -156,7 +166,9 @@ def publication_source(services: Services) -> Callable[[str], Awaitable[Publicat
         if name == "ca.pem":
             cas = await services.certificates.ca_certificates()
             chain = [cas[r] for r in (CertificateRole.ROOT, CertificateRole.ISSUING) if r in cas]
-            return Publication(to_pem_bundle(chain), chain[0].not_valid_before_utc) if chain else None
+            return (
+                Publication(to_pem_bundle(chain), chain[0].not_valid_before_utc) if chain else None
+            )
         role = roles.get(stem)
         if role is None:
             return None

@@ -31,7 +31,9 @@ def register(groups: Any) -> None:
     init.set_defaults(handler=_init)
 
     run = groups.add_parser("serve", help="run the listeners and the periodic PKI jobs")
-    run.add_argument("--listen", action="append", metavar="NAME=HOST:PORT", help="e.g. http=127.0.0.1:8080")
+    run.add_argument(
+        "--listen", action="append", metavar="NAME=HOST:PORT", help="e.g. http=127.0.0.1:8080"
+    )
     run.set_defaults(handler=_serve)
 
     config = groups.add_parser("config", help="effective configuration").add_subparsers(
@@ -44,8 +46,12 @@ def register(groups: Any) -> None:
     db = groups.add_parser("db", help="the store's schema").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
-    db.add_parser("upgrade", help="migrate the store to this version's schema").set_defaults(handler=_db_upgrade)
-    db.add_parser("check", help="is the store at this version's schema?").set_defaults(handler=_db_check)
+    db.add_parser("upgrade", help="migrate the store to this version's schema").set_defaults(
+        handler=_db_upgrade
+    )
+    db.add_parser("check", help="is the store at this version's schema?").set_defaults(
+        handler=_db_check
+    )
 
 
 async def _init(args: argparse.Namespace, ctx: Context) -> int:
@@ -71,7 +77,9 @@ async def _init(args: argparse.Namespace, ctx: Context) -> int:
         }
     )
     if not ctx.out.as_json:
-        print("\nThe administrator's password is shown only this once: store it now.", file=sys.stderr)
+        print(
+            "\nThe administrator's password is shown only this once: store it now.", file=sys.stderr
+        )
     return 0
 
 

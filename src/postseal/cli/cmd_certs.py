@@ -44,7 +44,9 @@ def register(groups: Any) -> None:
     show.add_argument("serial")
     show.add_argument("--pem", action="store_true", help="print the certificate as PEM")
     show.set_defaults(handler=_show)
-    revoke = certs.add_parser("revoke", help="revoke, withdraw from the directory, re-issue the CRL")
+    revoke = certs.add_parser(
+        "revoke", help="revoke, withdraw from the directory, re-issue the CRL"
+    )
     revoke.add_argument("serial")
     revoke.add_argument("--reason", required=True, choices=SUBSCRIBER_REASONS)
     revoke.set_defaults(handler=_revoke)
@@ -54,9 +56,13 @@ def register(groups: Any) -> None:
     export = certs.add_parser("export", help="a user's current certificate (and key)")
     export.add_argument("email")
     export.add_argument("--format", required=True, choices=("pem", "der", "p12"))
-    export.add_argument("--with-key", action="store_true", help="include the private key (p12 only)")
+    export.add_argument(
+        "--with-key", action="store_true", help="include the private key (p12 only)"
+    )
     export.add_argument("--password-stdin", action="store_true", help="PKCS#12 password on stdin")
-    export.add_argument("--legacy-p12", action="store_true", help="3DES/SHA-1 PKCS#12 for gpgsm and old clients")
+    export.add_argument(
+        "--legacy-p12", action="store_true", help="3DES/SHA-1 PKCS#12 for gpgsm and old clients"
+    )
     export.add_argument("--out", type=Path, help="write here instead of standard output")
     export.set_defaults(handler=_export)
 
@@ -66,7 +72,9 @@ def register(groups: Any) -> None:
     templates.add_parser("list", help="all templates").set_defaults(handler=_template_list)
     add = templates.add_parser("add", help="a new template")
     add.add_argument("name")
-    add.add_argument("--eku", action="append", required=True, help=f"one of {', '.join(_EKU_ALIASES)} or an OID")
+    add.add_argument(
+        "--eku", action="append", required=True, help=f"one of {', '.join(_EKU_ALIASES)} or an OID"
+    )
     add.add_argument("--key-type", required=True, choices=KEY_TYPES)
     add.add_argument("--validity-days", type=int, default=365)
     add.add_argument("--renewal-days", type=int, default=42)
@@ -101,8 +109,11 @@ async def _issue(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _list(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
-        records = await services.certificates.list(address=args.user)
-    ctx.out.table([_cert_row(r) for r in records], ["serial", "role", "subject", "template", "not_after", "status"])
+        records = await services.certificates.list_certificates(address=args.user)
+    ctx.out.table(
+        [_cert_row(r) for r in records],
+        ["serial", "role", "subject", "template", "not_after", "status"],
+    )
     return 0
 
 
@@ -144,7 +155,9 @@ async def _renew(args: argparse.Namespace, ctx: Context) -> int:
 async def _export(args: argparse.Namespace, ctx: Context) -> int:
     password = read_secret_stdin("PKCS#12 password") if args.password_stdin else None
     async with ctx.services() as services:
-        exporter = ExportService(services.store, certificates=services.certificates, clock=services.clock)
+        exporter = ExportService(
+            services.store, certificates=services.certificates, clock=services.clock
+        )
         exported = await exporter.export(
             args.email,
             fmt=args.format,
@@ -176,7 +189,9 @@ async def _template_list(args: argparse.Namespace, ctx: Context) -> int:
         }
         for t in records
     ]
-    ctx.out.table(rows, ["name", "key_type", "validity_days", "renewal_days", "purposes", "superseded_by"])
+    ctx.out.table(
+        rows, ["name", "key_type", "validity_days", "renewal_days", "purposes", "superseded_by"]
+    )
     return 0
 
 

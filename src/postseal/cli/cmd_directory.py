@@ -23,11 +23,14 @@ def register(groups: Any) -> None:
     directory = groups.add_parser("directory", help="the certificate attributes").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
-    check = directory.add_parser("check", help="find users whose two attributes disagree or are stale")
+    check = directory.add_parser(
+        "check", help="find users whose two attributes disagree or are stale"
+    )
     check.add_argument("--fix", action="store_true", help="repair what is found")
     check.set_defaults(handler=_check)
     publish = directory.add_parser(
-        "publish", help="write a certificate file into a user's attributes (both unless --attribute)"
+        "publish",
+        help="write a certificate file into a user's attributes (both unless --attribute)",
     )
     publish.add_argument("email")
     publish.add_argument("file", type=Path)
@@ -37,15 +40,18 @@ def register(groups: Any) -> None:
     enroll = groups.add_parser("enroll", help="auto-enrollment").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
-    enroll.add_parser("run", help="issue, renew, re-issue and withdraw as templates require").set_defaults(
-        handler=_enroll
-    )
+    enroll.add_parser(
+        "run", help="issue, renew, re-issue and withdraw as templates require"
+    ).set_defaults(handler=_enroll)
 
 
 async def _check(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         findings = await services.directory.check(fix=args.fix, actor=ACTOR)
-    rows = [{"address": f.address, "problem": f.problem, "detail": f.detail, "fixed": f.fixed} for f in findings]
+    rows = [
+        {"address": f.address, "problem": f.problem, "detail": f.detail, "fixed": f.fixed}
+        for f in findings
+    ]
     if not findings and not ctx.out.as_json:
         print("every user's userCertificate and userSMIMECertificate agree and are valid")
         return 0
@@ -60,7 +66,9 @@ async def _publish(args: argparse.Namespace, ctx: Context) -> int:
     der = certs[0].public_bytes(serialization.Encoding.DER)
     attribute = DirectoryAttribute(args.attribute) if args.attribute else None
     async with ctx.services() as services:
-        await services.directory.publish_attribute(args.email, der, attribute=attribute, actor=ACTOR)
+        await services.directory.publish_attribute(
+            args.email, der, attribute=attribute, actor=ACTOR
+        )
     ctx.out.message(f"published into {attribute or 'both attributes'} of {args.email}")
     return 0
 

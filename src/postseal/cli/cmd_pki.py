@@ -19,7 +19,11 @@ from postseal.store.ports import CertificateRole
 __all__ = ["register"]
 
 _MAX_INPUT = 64 << 20
-_CRL_CAS = {"issuing": CertificateRole.ISSUING, "root": CertificateRole.ROOT, "service": CertificateRole.SERVICE_ISSUING}
+_CRL_CAS = {
+    "issuing": CertificateRole.ISSUING,
+    "root": CertificateRole.ROOT,
+    "service": CertificateRole.SERVICE_ISSUING,
+}
 
 
 def register(groups: Any) -> None:
@@ -34,7 +38,9 @@ def register(groups: Any) -> None:
     crl = groups.add_parser("crl", help="certificate revocation lists").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
-    crl.add_parser("publish", help="issue fresh CRLs for every CA now").set_defaults(handler=_crl_publish)
+    crl.add_parser("publish", help="issue fresh CRLs for every CA now").set_defaults(
+        handler=_crl_publish
+    )
     crl_export = crl.add_parser("export", help="the latest CRL of a CA")
     crl_export.add_argument("--format", choices=("pem", "der"), default="pem")
     crl_export.add_argument("--ca", choices=tuple(_CRL_CAS), default="issuing")
@@ -44,9 +50,9 @@ def register(groups: Any) -> None:
     crl_import.add_argument("file", type=Path)
     crl_import.set_defaults(handler=_crl_import)
 
-    trust = groups.add_parser("trust", help="trusted roots, intermediates, cross-certificates").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    trust = groups.add_parser(
+        "trust", help="trusted roots, intermediates, cross-certificates"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
     for kind in ("root", "intermediate", "cross"):
         add = trust.add_parser(f"add-{kind}", help=f"trust a {kind} CA certificate (PEM or DER)")
         add.add_argument("file", type=Path)
@@ -87,11 +93,15 @@ async def _ca_show(args: argparse.Namespace, ctx: Context) -> int:
                 "key": info["key_type"],
                 "not_after": info["not_after"],
                 "fingerprint": info["fingerprint"],
-                "crl": f"#{latest.number} until {latest.next_update:%Y-%m-%d %H:%M}" if latest else None,
+                "crl": f"#{latest.number} until {latest.next_update:%Y-%m-%d %H:%M}"
+                if latest
+                else None,
             }
         )
     if ctx.out.as_json:
-        ctx.out.record({"organisation": meta.get("org"), "pki_url": meta.get("pki_url"), "certificates": rows})
+        ctx.out.record(
+            {"organisation": meta.get("org"), "pki_url": meta.get("pki_url"), "certificates": rows}
+        )
         return 0
     print(f"organisation  {meta.get('org')}\nPKI URL       {meta.get('pki_url')}\n")
     ctx.out.table(rows, ["role", "subject", "key", "not_after", "crl"])
@@ -110,7 +120,12 @@ async def _crl_publish(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         published = await services.certificates.publish_crls(actor=ACTOR)
     rows = [
-        {"issuer": r.issuer_serial, "number": r.number, "this_update": r.this_update, "next_update": r.next_update}
+        {
+            "issuer": r.issuer_serial,
+            "number": r.number,
+            "this_update": r.this_update,
+            "next_update": r.next_update,
+        }
         for r in published
     ]
     ctx.out.table(rows, ["issuer", "number", "this_update", "next_update"])
@@ -135,8 +150,9 @@ async def _crl_import(args: argparse.Namespace, ctx: Context) -> int:
         record = await services.trust.import_crl(data, actor=ACTOR)
     ctx.out.message(
         f"imported the CRL of {record.issuer} (number {record.number}, next update "
-        f"{record.next_update:%Y-%m-%d %H:%M} UTC)" if record.next_update else
-        f"imported the CRL of {record.issuer} (number {record.number})",
+        f"{record.next_update:%Y-%m-%d %H:%M} UTC)"
+        if record.next_update
+        else f"imported the CRL of {record.issuer} (number {record.number})",
         issuer=record.issuer,
         number=record.number,
     )
@@ -156,7 +172,7 @@ async def _trust_add(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _trust_list(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
-        records = await services.trust.list()
+        records = await services.trust.entries()
     rows = [
         {"kind": r.kind, "subject": r.subject, "fingerprint": r.fingerprint, "added": r.added_at}
         for r in records

@@ -71,7 +71,7 @@ async def _add(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _list(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
-        users = await services.directory.list()
+        users = await services.directory.list_users()
     rows = [
         {
             "address": u.address,

@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings, environ = _settings_from(args)
         logging.getLogger("postseal").setLevel(settings.log.level)
         context = Context(settings=settings, environ=environ, out=Output(as_json=args.json))
-        return asyncio.run(args.handler(args, context))
+        status: int = asyncio.run(args.handler(args, context))
+        return status
     except PostsealError as exc:
         print(f"postseal: error: {exc}", file=sys.stderr)
         return 1

@@ -49,7 +49,16 @@ class _Key:
 def _boolean(value: Any, where: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+    if isinstance(value, str) and value.lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+        "0",
+        "false",
+        "no",
+        "off",
+    }:
         return value.lower() in {"1", "true", "yes", "on"}
     raise ConfigError(f"{where}: expected true or false, got {value!r}")
 
@@ -61,7 +70,9 @@ def _integer(low: int, high: int) -> Callable[[Any, str], int]:
         except (TypeError, ValueError):
             number = None
         if number is None or not low <= number <= high:
-            raise ConfigError(f"{where}: expected a whole number from {low} to {high}, got {value!r}")
+            raise ConfigError(
+                f"{where}: expected a whole number from {low} to {high}, got {value!r}"
+            )
         return number
 
     return parse
@@ -83,7 +94,7 @@ def _listen_table(value: Any, where: str) -> tuple[ListenAddress, ...]:
     if isinstance(value, str):
         return parse_listen(value.split(","), where)
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a table of NAME = \"HOST:PORT\"")
+        raise ConfigError(f'{where}: expected a table of NAME = "HOST:PORT"')
     return parse_listen([f"{name}={addr}" for name, addr in value.items()], where)
 
 
@@ -110,7 +121,7 @@ KEYS: dict[str, _Key] = {
     "listen": _Key(
         lambda _: (ListenAddress("http", "127.0.0.1", 8080),),
         _listen_table,
-        "listeners, NAME = \"HOST:PORT\" (http serves CRLs and CA certificates)",
+        'listeners, NAME = "HOST:PORT" (http serves CRLs and CA certificates)',
     ),
 }
 
@@ -147,7 +158,9 @@ def _flatten(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
             flat["listen"] = value
             continue
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{path}: unknown key {section!r} (settings live in sections such as [store])")
+            raise ConfigError(
+                f"{path}: unknown key {section!r} (settings live in sections such as [store])"
+            )
         for key, item in value.items():
             flat[f"{section}.{key}"] = item
     for key in flat:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from postseal.errors import CertificateFormatError, InputError
 from postseal.pki.keys import PrivateKey
 
-__all__ = ["MIN_P12_PASSWORD", "to_pkcs12", "to_pem_bundle", "read_pkcs12"]
+__all__ = ["MIN_P12_PASSWORD", "read_pkcs12", "to_pem_bundle", "to_pkcs12"]
 
 MIN_P12_PASSWORD = 8
 _KDF_ROUNDS = 600_000

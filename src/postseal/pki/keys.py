@@ -73,7 +73,7 @@ def key_type_of(public_key: object) -> str:
     return type(public_key).__name__
 
 
-def signature_hash(key: CaKey) -> hashes.HashAlgorithm:
+def signature_hash(key: CaKey) -> hashes.SHA256 | hashes.SHA384:
     """The hash a CA key signs with: SHA-384 for P-384, SHA-256 otherwise."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()

@@ -127,7 +127,7 @@ class CertificateService:
             )
         return record
 
-    async def list(self, *, address: str | None = None) -> Sequence[CertificateRecord]:
+    async def list_certificates(self, *, address: str | None = None) -> Sequence[CertificateRecord]:
         async with self._store.begin() as tx:
             if address is None:
                 return await tx.certificates.list()
@@ -162,7 +162,9 @@ class CertificateService:
         the user's own). A superseded template named explicitly is refused."""
         async with self._store.begin() as tx:
             user = await _require_user(tx, address)
-            chosen = await self._template(tx, template or user.template, explicit=template is not None)
+            chosen = await self._template(
+                tx, template or user.template, explicit=template is not None
+            )
         key = await asyncio.to_thread(generate_key, _key_type(chosen.key_type))
         async with self._store.begin() as tx:
             user = await _require_user(tx, user.address)
@@ -180,7 +182,9 @@ class CertificateService:
         old one stays valid until it expires, so mail encrypted to it stays readable."""
         old = await self.get(serial)
         if old.role is not CertificateRole.USER or old.user_id is None:
-            raise ConflictError(f"certificate {old.serial} is not a user certificate; only those renew")
+            raise ConflictError(
+                f"certificate {old.serial} is not a user certificate; only those renew"
+            )
         if old.revoked_at is not None:
             raise ConflictError(
                 f"certificate {old.serial} is revoked; issue a new one with `postseal cert issue`"
@@ -188,14 +192,19 @@ class CertificateService:
         async with self._store.begin() as tx:
             user = await tx.users.get_by_id(old.user_id)
             if user is None:
-                raise NotFoundError(f"the owner of certificate {old.serial} is no longer in the directory")
+                raise NotFoundError(
+                    f"the owner of certificate {old.serial} is no longer in the directory"
+                )
             chosen = await self.effective_template(tx, user.template)
         key = await asyncio.to_thread(generate_key, _key_type(chosen.key_type))
         async with self._store.begin() as tx:
             issued = await self._issue_in(tx, user, chosen, key)
             await tx.certificates.set_superseded(old.serial, issued.record.serial)
             await tx.audit.append(
-                actor=actor, action="cert.renew", target=old.serial, detail=f"by {issued.record.serial}"
+                actor=actor,
+                action="cert.renew",
+                target=old.serial,
+                detail=f"by {issued.record.serial}",
             )
         return issued
 
@@ -281,7 +290,9 @@ class CertificateService:
             if record is None:
                 raise NotFoundError(f"no certificate with serial {wanted}")
             if record.role is CertificateRole.ROOT:
-                raise ConflictError("the root CA cannot revoke itself; retire the whole PKI instead")
+                raise ConflictError(
+                    "the root CA cannot revoke itself; retire the whole PKI instead"
+                )
             await tx.certificates.revoke(record.serial, at=self._clock(), reason=reason_name)
             if record.user_id is not None:
                 entry = await tx.directory.get(record.user_id)
@@ -289,7 +300,9 @@ class CertificateService:
                     await tx.directory.publish(record.user_id, None)
             if record.issuer_serial is not None:
                 await self._publish_crl_for(tx, record.issuer_serial)
-            await tx.audit.append(actor=actor, action="cert.revoke", target=record.serial, detail=reason_name)
+            await tx.audit.append(
+                actor=actor, action="cert.revoke", target=record.serial, detail=reason_name
+            )
             updated = await tx.certificates.get(record.serial)
         assert updated is not None
         return updated

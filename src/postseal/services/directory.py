@@ -58,7 +58,7 @@ class DirectoryFinding:
     """One problem with one user's certificate attributes."""
 
     address: str
-    problem: str          # "attributes-differ" | "expired" | "revoked" | "foreign" | "missing"
+    problem: str  # "attributes-differ" | "expired" | "revoked" | "foreign" | "missing"
     detail: str
     fixed: bool = False
 
@@ -128,7 +128,9 @@ class DirectoryService:
         name = _validate_name(display_name)
         for group in groups:
             if not _GROUP.match(group):
-                raise InputError(f"group name {group!r} must be 1 to 64 letters, digits, space . _ -")
+                raise InputError(
+                    f"group name {group!r} must be 1 to 64 letters, digits, space . _ -"
+                )
         password_hash = await self._passwords.hash(password) if password is not None else None
         async with self._store.begin() as tx:
             if await tx.templates.get(template) is None:
@@ -146,7 +148,9 @@ class DirectoryService:
             if groups:
                 await tx.users.set_groups(user.id, list(dict.fromkeys(groups)))
                 user = await tx.users.get_by_id(user.id) or user
-            await tx.audit.append(actor=actor, action="user.add", target=canonical, detail=f"template={template}")
+            await tx.audit.append(
+                actor=actor, action="user.add", target=canonical, detail=f"template={template}"
+            )
         issued = None
         if issue_certificate:
             try:
@@ -168,7 +172,7 @@ class DirectoryService:
                 user, await tx.directory.get(user.id), await tx.certificates.list(user_id=user.id)
             )
 
-    async def list(self) -> Sequence[UserRecord]:
+    async def list_users(self) -> Sequence[UserRecord]:
         async with self._store.begin() as tx:
             return await tx.users.list()
 
@@ -177,7 +181,9 @@ class DirectoryService:
         async with self._store.begin() as tx:
             user = await tx.users.update(details.user.id, enabled=enabled)
             await tx.audit.append(
-                actor=actor, action="user.enable" if enabled else "user.disable", target=user.address
+                actor=actor,
+                action="user.enable" if enabled else "user.disable",
+                target=user.address,
             )
         return user
 
@@ -204,10 +210,15 @@ class DirectoryService:
         """Remove the user and revoke their certificates (cessationOfOperation)."""
         details = await self.get(address)
         async with self._store.begin() as tx:
-            revoked = await self._certs.revoke_all_for(tx, details.user, reason="cessationOfOperation")
+            revoked = await self._certs.revoke_all_for(
+                tx, details.user, reason="cessationOfOperation"
+            )
             await tx.users.remove(details.user.id)
             await tx.audit.append(
-                actor=actor, action="user.remove", target=details.user.address, detail=f"revoked {len(revoked)}"
+                actor=actor,
+                action="user.remove",
+                target=details.user.address,
+                detail=f"revoked {len(revoked)}",
             )
         return revoked
 
@@ -223,7 +234,10 @@ class DirectoryService:
             else:
                 await tx.directory.set(details.user.id, attribute, der)
             await tx.audit.append(
-                actor=actor, action="directory.publish", target=details.user.address, detail=str(attribute or "both")
+                actor=actor,
+                action="directory.publish",
+                target=details.user.address,
+                detail=str(attribute or "both"),
             )
 
     async def check(self, *, fix: bool, actor: str) -> list[DirectoryFinding]:
@@ -236,16 +250,22 @@ class DirectoryService:
                 entry = await tx.directory.get(user.id)
                 own = {r.der: r for r in await tx.certificates.list(user_id=user.id)}
                 best = next(
-                    (r for r in own.values()
-                     if r.role is CertificateRole.USER and r.revoked_at is None
-                     and r.not_before <= now < r.not_after),
+                    (
+                        r
+                        for r in own.values()
+                        if r.role is CertificateRole.USER
+                        and r.revoked_at is None
+                        and r.not_before <= now < r.not_after
+                    ),
                     None,
                 )
                 problems = _problems(user.address, entry, own, now, best)
                 if problems and fix:
                     await tx.directory.publish(user.id, best.der if best else None)
                     await tx.audit.append(
-                        actor=actor, action="directory.fix", target=user.address,
+                        actor=actor,
+                        action="directory.fix",
+                        target=user.address,
                         detail=", ".join(p.problem for p in problems),
                     )
                 findings.extend(
@@ -265,7 +285,9 @@ class DirectoryService:
             entries = {}
             for address in canonical:
                 user = await tx.users.get(address)
-                entries[address] = (await tx.directory.get(user.id)) if user and user.enabled else None
+                entries[address] = (
+                    (await tx.directory.get(user.id)) if user and user.enabled else None
+                )
         for address in canonical:
             entry = entries[address]
             der = entry.user_smime_certificate or entry.user_certificate if entry else None
@@ -291,20 +313,50 @@ def _problems(
     }
     if entry.user_certificate != entry.user_smime_certificate:
         problems.append(
-            DirectoryFinding(address, "attributes-differ", "userCertificate and userSMIMECertificate hold different certificates")
+            DirectoryFinding(
+                address,
+                "attributes-differ",
+                "userCertificate and userSMIMECertificate hold different certificates",
+            )
         )
     for attribute, der in values.items():
         if der is None:
             continue
         record = own.get(der)
         if record is None:
-            problems.append(DirectoryFinding(address, "foreign", f"{attribute} holds a certificate not issued to this user by postseal"))
+            problems.append(
+                DirectoryFinding(
+                    address,
+                    "foreign",
+                    f"{attribute} holds a certificate not issued to this user by postseal",
+                )
+            )
         elif record.revoked_at is not None:
-            problems.append(DirectoryFinding(address, "revoked", f"{attribute} holds certificate {record.serial}, revoked {record.revoked_at:%Y-%m-%d}"))
+            problems.append(
+                DirectoryFinding(
+                    address,
+                    "revoked",
+                    f"{attribute} holds certificate {record.serial}, revoked {record.revoked_at:%Y-%m-%d}",
+                )
+            )
         elif record.not_after <= now:
-            problems.append(DirectoryFinding(address, "expired", f"{attribute} holds certificate {record.serial}, expired {record.not_after:%Y-%m-%d}"))
-    if best is not None and (entry.user_certificate is None or entry.user_smime_certificate is None) and not problems:
-        problems.append(DirectoryFinding(address, "missing", f"valid certificate {best.serial} is not published"))
+            problems.append(
+                DirectoryFinding(
+                    address,
+                    "expired",
+                    f"{attribute} holds certificate {record.serial}, expired {record.not_after:%Y-%m-%d}",
+                )
+            )
+    if (
+        best is not None
+        and (entry.user_certificate is None or entry.user_smime_certificate is None)
+        and not problems
+    ):
+        problems.append(
+            DirectoryFinding(
+                address, "missing", f"valid certificate {best.serial} is not published"
+            )
+        )
     # One finding per (problem, detail) is enough when both attributes hold the same thing.
     unique: dict[tuple[str, str], DirectoryFinding] = {}
     for problem in problems:

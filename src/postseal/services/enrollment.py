@@ -32,7 +32,7 @@ __all__ = ["EnrollmentAction", "EnrollmentService"]
 @dataclass(frozen=True, slots=True)
 class EnrollmentAction:
     address: str
-    action: str        # "issued" | "renewed" | "reissued" | "withdrew" | "published" | "failed"
+    action: str  # "issued" | "renewed" | "reissued" | "withdrew" | "published" | "failed"
     detail: str
 
 
@@ -64,7 +64,11 @@ class EnrollmentService:
                 need = "reissued" if template.name != user.template else "issued"
             elif now >= current.not_after - timedelta(days=template.renewal_days):
                 need = "renewed"
-        key = await asyncio.to_thread(generate_key, parse_key_type(template.key_type)) if need else None
+        key = (
+            await asyncio.to_thread(generate_key, parse_key_type(template.key_type))
+            if need
+            else None
+        )
         actions: list[EnrollmentAction] = []
         async with self._store.begin() as tx:
             fresh = await tx.users.get_by_id(user.id)
@@ -78,13 +82,18 @@ class EnrollmentService:
                     await tx.certificates.set_superseded(current.serial, issued.record.serial)
                 detail = f"certificate {issued.record.serial} (template {template.name})"
                 if need == "renewed" and current is not None:
-                    detail += f", replacing {current.serial} which expires {current.not_after:%Y-%m-%d}"
+                    detail += (
+                        f", replacing {current.serial} which expires {current.not_after:%Y-%m-%d}"
+                    )
                 actions.append(EnrollmentAction(fresh.address, need, detail))
                 current = issued.record
             actions.extend(await self._sync_attributes(tx, fresh, current, now))
             for action in actions:
                 await tx.audit.append(
-                    actor=actor, action=f"enroll.{action.action}", target=fresh.address, detail=action.detail
+                    actor=actor,
+                    action=f"enroll.{action.action}",
+                    target=fresh.address,
+                    detail=action.detail,
                 )
         return actions
 
@@ -97,6 +106,8 @@ class EnrollmentService:
         actions: list[EnrollmentAction] = []
         stale = []
         for der in held:
+            if der is None:
+                continue
             record = await _record_for_der(tx, user, der)
             if record is not None and (record.revoked_at is not None or record.not_after <= now):
                 why = "revoked" if record.revoked_at is not None else "expired"
@@ -106,7 +117,9 @@ class EnrollmentService:
         if held != ({wanted} - {None}) or entry.user_certificate != entry.user_smime_certificate:
             await tx.directory.publish(user.id, wanted)
             if wanted is not None and current is not None:
-                actions.append(EnrollmentAction(user.address, "published", f"certificate {current.serial}"))
+                actions.append(
+                    EnrollmentAction(user.address, "published", f"certificate {current.serial}")
+                )
         return actions
 
 
@@ -125,7 +138,9 @@ def _current(
     return None
 
 
-async def _record_for_der(tx: Transaction, user: UserRecord, der: bytes) -> CertificateRecord | None:
+async def _record_for_der(
+    tx: Transaction, user: UserRecord, der: bytes
+) -> CertificateRecord | None:
     for record in await tx.certificates.list(user_id=user.id):
         if record.der == der:
             return record

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from postseal.errors import InputError, NotFoundError
 from postseal.mail.address import parse_address
@@ -51,7 +50,8 @@ class ExportService:
                 if record.revoked_at is None and record.not_before <= now < record.not_after:
                     return record
         raise NotFoundError(
-            f"{canonical} has no valid certificate", hint=f"issue one with `postseal cert issue {canonical}`"
+            f"{canonical} has no valid certificate",
+            hint=f"issue one with `postseal cert issue {canonical}`",
         )
 
     async def export(
@@ -100,5 +100,3 @@ class ExportService:
                     detail="legacy p12" if legacy else "p12",
                 )
         return Exported(data, record.serial, binary=True, secret=with_key)
-
-

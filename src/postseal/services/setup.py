@@ -95,7 +95,13 @@ class SetupService:
             serial=new_serial(),
         )
         service = authority.build_service_ca(
-            service_key, org=org, root=root, root_key=root_key, urls=urls, now=now, serial=new_serial()
+            service_key,
+            org=org,
+            root=root,
+            root_key=root_key,
+            urls=urls,
+            now=now,
+            serial=new_serial(),
         )
         tls = authority.build_tls_certificate(
             tls_key.public_key(),
@@ -112,7 +118,7 @@ class SetupService:
                     "this data directory is already initialised; nothing was changed",
                     hint="use another --data-dir for a new organisation",
                 )
-            for key, value in {
+            for name, value in {
                 "org": org,
                 "domain": domain.domain,
                 "hostname": hostname,
@@ -121,7 +127,7 @@ class SetupService:
                 "master_key_check": self._master.check_value(os.urandom(12)).hex(),
                 "initialised_at": now.isoformat(),
             }.items():
-                await tx.meta.set(key, value)
+                await tx.meta.set(name, value)
             for template in templates:
                 await tx.templates.put(
                     TemplateRecord(
@@ -154,8 +160,12 @@ class SetupService:
                 )
             )
             template = await certificates.effective_template(tx, "Administrator")
-            await certificates.issue_prepared(tx, admin, template, await asyncio.to_thread(generate_key, request.key_type))
-            await tx.audit.append(actor="init", action="init", target=org, detail=f"domain={domain.domain}")
+            await certificates.issue_prepared(
+                tx, admin, template, await asyncio.to_thread(generate_key, request.key_type)
+            )
+            await tx.audit.append(
+                actor="init", action="init", target=org, detail=f"domain={domain.domain}"
+            )
         return InitResult(
             admin_address=str(domain),
             admin_password=admin_password,

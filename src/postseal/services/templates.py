@@ -43,10 +43,10 @@ class TemplateService:
         async with self._store.begin() as tx:
             current = await tx.templates.get(old)
             successor = await tx.templates.get(by)
-            for name, found in ((old, current), (by, successor)):
-                if found is None:
-                    raise NotFoundError(f"unknown template {name!r}")
-            assert current is not None and successor is not None
+            if current is None:
+                raise NotFoundError(f"unknown template {old!r}")
+            if successor is None:
+                raise NotFoundError(f"unknown template {by!r}")
             if old == by or successor.superseded_by is not None:
                 raise ConflictError(
                     f"template {by!r} cannot supersede {old!r}: it is the same or itself superseded"
@@ -61,5 +61,7 @@ class TemplateService:
                 superseded_by=by,
             )
             await tx.templates.put(updated)
-            await tx.audit.append(actor=actor, action="template.supersede", target=old, detail=f"by {by}")
+            await tx.audit.append(
+                actor=actor, action="template.supersede", target=old, detail=f"by {by}"
+            )
         return updated

@@ -15,6 +15,7 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from postseal.errors import ConflictError, InputError, NotFoundError
 from postseal.pki import trust as pki_trust
@@ -66,11 +67,16 @@ class TrustService:
                     added_at=self._clock(),
                 )
                 await tx.trust.add(record)
-                await tx.audit.append(actor=actor, action=f"trust.add-{kind}", target=fingerprint, detail=record.subject)
+                await tx.audit.append(
+                    actor=actor,
+                    action=f"trust.add-{kind}",
+                    target=fingerprint,
+                    detail=record.subject,
+                )
                 added.append(record)
         return added
 
-    async def list(self) -> Sequence[TrustRecord]:
+    async def entries(self) -> Sequence[TrustRecord]:
         async with self._store.begin() as tx:
             return await tx.trust.list()
 
@@ -85,9 +91,16 @@ class TrustService:
                     hint="see `postseal trust list` (at least 8 hex digits)",
                 )
             if len(matches) > 1:
-                raise ConflictError(f"{fingerprint!r} matches {len(matches)} entries; give more digits")
+                raise ConflictError(
+                    f"{fingerprint!r} matches {len(matches)} entries; give more digits"
+                )
             await tx.trust.remove(matches[0].fingerprint)
-            await tx.audit.append(actor=actor, action="trust.remove", target=matches[0].fingerprint, detail=matches[0].subject)
+            await tx.audit.append(
+                actor=actor,
+                action="trust.remove",
+                target=matches[0].fingerprint,
+                detail=matches[0].subject,
+            )
         return matches[0]
 
     async def import_crl(self, data: bytes, *, actor: str) -> ImportedCrlRecord:
@@ -99,7 +112,7 @@ class TrustService:
         crl = pki_trust.load_crl(data)
         async with self._store.begin() as tx:
             issuers = [c for c in await self._known_cas(tx) if c.subject == crl.issuer]
-            if not any(crl.is_signature_valid(c.public_key()) for c in issuers):  # type: ignore[arg-type]
+            if not any(_signed_by(crl, c) for c in issuers):
                 raise InputError(
                     f"the CRL of {crl.issuer.rfc4514_string()} is not signed by any CA postseal "
                     "knows",
@@ -108,7 +121,12 @@ class TrustService:
             number_ext = _crl_number(crl)
             issuer = crl.issuer.rfc4514_string()
             held = await tx.imported_crls.get(issuer)
-            if held is not None and held.number is not None and number_ext is not None and number_ext < held.number:
+            if (
+                held is not None
+                and held.number is not None
+                and number_ext is not None
+                and number_ext < held.number
+            ):
                 raise ConflictError(
                     f"the CRL is older (number {number_ext}) than the one held (number {held.number})"
                 )
@@ -120,7 +138,9 @@ class TrustService:
                 der=crl.public_bytes(serialization.Encoding.DER),
             )
             await tx.imported_crls.put(record)
-            await tx.audit.append(actor=actor, action="crl.import", target=issuer, detail=f"number={number_ext}")
+            await tx.audit.append(
+                actor=actor, action="crl.import", target=issuer, detail=f"number={number_ext}"
+            )
         return record
 
     async def validate(
@@ -170,3 +190,10 @@ def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
         return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
     except x509.ExtensionNotFound:
         return None
+
+
+def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        return False
+    return crl.is_signature_valid(key)

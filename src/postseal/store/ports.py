@@ -49,10 +49,10 @@ class CertificateRole(enum.StrEnum):
     """What a certificate issued by postseal's own CA is for."""
 
     ROOT = "root"
-    ISSUING = "issuing"          # S/MIME issuing CA: signs user certificates and their CRL
+    ISSUING = "issuing"  # S/MIME issuing CA: signs user certificates and their CRL
     SERVICE_ISSUING = "service-issuing"  # issues TLS server certificates only
-    TLS = "tls"                  # the server's TLS certificate
-    USER = "user"                # a user's S/MIME certificate
+    TLS = "tls"  # the server's TLS certificate
+    USER = "user"  # a user's S/MIME certificate
 
 
 class TrustKind(enum.StrEnum):
@@ -100,30 +100,30 @@ class TemplateRecord:
 
     name: str
     description: str
-    ekus: tuple[str, ...]            # dotted OIDs, in order
-    key_type: str                    # "rsa-2048" | "rsa-3072" | "ecdsa-p256" | "ecdsa-p384"
+    ekus: tuple[str, ...]  # dotted OIDs, in order
+    key_type: str  # "rsa-2048" | "rsa-3072" | "ecdsa-p256" | "ecdsa-p384"
     validity_days: int
-    renewal_days: int                # renew when fewer days than this remain
+    renewal_days: int  # renew when fewer days than this remain
     superseded_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CertificateRecord:
-    serial: str                      # upper-case hex, no separators
+    serial: str  # upper-case hex, no separators
     role: CertificateRole
-    subject: str                     # RFC 4514
+    subject: str  # RFC 4514
     email: str | None
     user_id: int | None
     template: str | None
-    issuer_serial: str | None        # None for the self-signed root
+    issuer_serial: str | None  # None for the self-signed root
     not_before: datetime
     not_after: datetime
-    fingerprint: str                 # SHA-256 of the DER, lower-case hex
+    fingerprint: str  # SHA-256 of the DER, lower-case hex
     der: bytes
-    wrapped_key: bytes | None        # private key wrapped under the master key
+    wrapped_key: bytes | None  # private key wrapped under the master key
     revoked_at: datetime | None = None
-    revocation_reason: str | None = None   # RFC 5280 §5.3.1 name, e.g. "keyCompromise"
-    superseded_by: str | None = None       # serial of the renewal that replaced it
+    revocation_reason: str | None = None  # RFC 5280 §5.3.1 name, e.g. "keyCompromise"
+    superseded_by: str | None = None  # serial of the renewal that replaced it
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,7 @@ class CrlRecord:
 
 @dataclass(frozen=True, slots=True)
 class TrustRecord:
-    fingerprint: str                 # SHA-256 of the DER, lower-case hex
+    fingerprint: str  # SHA-256 of the DER, lower-case hex
     kind: TrustKind
     subject: str
     der: bytes
@@ -158,7 +158,7 @@ class TrustRecord:
 class ImportedCrlRecord:
     """A CRL of another CA, imported by hand or fetched; keyed by its issuer's name."""
 
-    issuer: str                      # RFC 4514 issuer name of the CRL
+    issuer: str  # RFC 4514 issuer name of the CRL
     number: int | None
     this_update: datetime
     next_update: datetime | None

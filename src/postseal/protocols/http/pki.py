@@ -59,8 +59,10 @@ def pki_app(source: PublicationSource, *, prefix: str, clock: Callable[[], datet
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         media = (
-            "application/pkix-crl" if name.endswith(".crl")
-            else "application/x-pem-file" if name.endswith(".pem")
+            "application/pkix-crl"
+            if name.endswith(".crl")
+            else "application/x-pem-file"
+            if name.endswith(".pem")
             else "application/pkix-cert"
         )
         body = b"" if request.method == "HEAD" else item.body

@@ -47,7 +47,9 @@ class HttpListener:
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         try:
-            self._socket = socket.create_server((self._host, self._port), family=family, backlog=128)
+            self._socket = socket.create_server(
+                (self._host, self._port), family=family, backlog=128
+            )
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen for http on {self._host}:{self._port}: {exc.strerror}",
