@@ -1,0 +1,423 @@
+"""The ASN.1 of EnvelopedData (RFC 5652 §6) and AuthEnvelopedData (RFC 5083) on asn1crypto.
+
+Building: :func:`ktri`, :func:`kari` and :func:`content_info` assemble DER. Parsing:
+:func:`parse` turns DER/BER (gpgsm writes indefinite lengths and constructed OCTET
+STRINGs) into plain frozen values — :class:`Envelope` with its :class:`KeyTransport`,
+:class:`KeyAgreement` and :class:`OtherRecipient` infos — so the key and cipher code never
+touches asn1crypto. Every malformation becomes :class:`postseal.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asn1crypto import algos, cms, core, keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from postseal.errors import InputError
+from postseal.smime.ciphers import cipher_by_oid
+
+__all__ = [
+    "Envelope",
+    "KeyAgreement",
+    "KeyTransport",
+    "OtherRecipient",
+    "RecipientId",
+    "content_info",
+    "kari",
+    "ktri",
+    "parse",
+    "recipient_id_for",
+]
+
+_ENVELOPED = "1.2.840.113549.1.7.3"
+_AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
+_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+_GCM_OIDS = ("2.16.840.1.101.3.4.1.6", "2.16.840.1.101.3.4.1.26", "2.16.840.1.101.3.4.1.46")
+_CURVES = {"1.2.840.10045.3.1.7": "secp256r1", "1.3.132.0.34": "secp384r1"} | {
+    "1.3.132.0.35": "secp521r1"
+}
+_OBSOLETE = {"1.2.840.113549.3.2": "RC2-CBC", "1.3.14.3.2.7": "DES-CBC"}
+_OAEP_SHA256 = {
+    "algorithm": "rsaes_oaep",
+    "parameters": {
+        "hash_algorithm": {"algorithm": "sha256"},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+    },
+}
+
+
+class _AlgorithmIdentifier(core.Sequence):  # type: ignore[misc]
+    """AlgorithmIdentifier with raw parameters, so unknown OIDs parse (RFC 5280 §4.1.1.2)."""
+
+    _fields = [  # noqa: RUF012 - asn1crypto's declarative spec
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class _SubjectPublicKeyInfo(core.Sequence):  # type: ignore[misc]
+    _fields = [  # noqa: RUF012
+        ("algorithm", _AlgorithmIdentifier),
+        ("public_key", core.OctetBitString),
+    ]
+
+
+class _GcmParameters(core.Sequence):  # type: ignore[misc]
+    """GCMParameters (RFC 5084 §3.2); the ICV length defaults to 12."""
+
+    _fields = [  # noqa: RUF012
+        ("nonce", core.OctetString),
+        ("icv_len", core.Integer, {"default": 12}),
+    ]
+
+
+@dataclass(frozen=True)
+class RecipientId:
+    """RecipientIdentifier / KeyAgreeRecipientIdentifier (RFC 5652 §6.2.1, §6.2.2)."""
+
+    issuer: asn1_x509.Name | None
+    serial: int | None
+    key_id: bytes | None
+
+    def matches(self, other: RecipientId) -> bool:
+        """Same issuer (RFC 5280 §7.1 comparison) and serial, or same key identifier."""
+        if self.key_id is not None:
+            return other.key_id is not None and self.key_id == other.key_id
+        return (
+            self.issuer is not None
+            and other.issuer is not None
+            and self.serial == other.serial
+            and self.issuer == other.issuer
+        )
+
+
+@dataclass(frozen=True)
+class KeyTransport:
+    """KeyTransRecipientInfo (RFC 5652 §6.2.1) with RSA v1.5 or RSAES-OAEP (RFC 8017)."""
+
+    rid: RecipientId
+    oaep: bool
+    oaep_hash: str
+    mgf_hash: str
+    label: bytes
+    encrypted_key: bytes
+
+
+@dataclass(frozen=True)
+class KeyAgreement:
+    """KeyAgreeRecipientInfo (RFC 5652 §6.2.2) with an originator public key."""
+
+    originator_algorithm: str
+    originator_curve: str | None
+    originator_point: bytes
+    ukm: bytes | None
+    scheme_oid: str
+    wrap_oid: str
+    keys: tuple[tuple[RecipientId, bytes], ...]
+
+
+@dataclass(frozen=True)
+class OtherRecipient:
+    """A recipient kind postseal does not decrypt for (KEK, password, other)."""
+
+    description: str
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed EnvelopedData or AuthEnvelopedData."""
+
+    authenticated: bool
+    recipients: tuple[KeyTransport | KeyAgreement | OtherRecipient, ...]
+    content_type: str
+    cipher_oid: str
+    iv: bytes
+    icv_len: int | None
+    ciphertext: bytes
+    mac: bytes | None
+    aad: bytes
+
+
+def recipient_id_for(certificate: x509.Certificate) -> tuple[RecipientId, RecipientId | None]:
+    """(issuer-and-serial id, subject-key-identifier id or None) of a certificate."""
+    cert = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+    by_name = RecipientId(cert.issuer, cert.serial_number, None)
+    ski = cert.key_identifier
+    return by_name, (RecipientId(None, None, ski) if ski else None)
+
+
+def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumber:
+    cert = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+    return cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number})
+
+
+def _key_id(certificate: x509.Certificate) -> bytes:
+    ext = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    return ext.value.digest
+
+
+def ktri(
+    certificate: x509.Certificate, encrypted_key: bytes, *, oaep: bool, by_key_id: bool = False
+) -> cms.RecipientInfo:
+    """KeyTransRecipientInfo: v0 by issuer and serial, v2 by subjectKeyIdentifier
+    (RFC 5652 §6.2.1). OAEP uses SHA-256 and MGF1-SHA-256 (RFC 8017 §A.2.1,
+    RFC 4055 §4.1) — the defaults would mean SHA-1."""
+    algorithm = _OAEP_SHA256 if oaep else {"algorithm": "rsaes_pkcs1v15"}
+    rid = (
+        cms.RecipientIdentifier(name="subject_key_identifier", value=_key_id(certificate))
+        if by_key_id
+        else cms.RecipientIdentifier(
+            name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
+        )
+    )
+    info = cms.KeyTransRecipientInfo(
+        {
+            "version": "v2" if by_key_id else "v0",
+            "rid": rid,
+            "key_encryption_algorithm": algorithm,
+            "encrypted_key": encrypted_key,
+        }
+    )
+    return cms.RecipientInfo(name="ktri", value=info)
+
+
+def kari(
+    certificate: x509.Certificate,
+    *,
+    originator_spki: bytes,
+    scheme_oid: str,
+    wrap_oid: str,
+    encrypted_key: bytes,
+    ukm: bytes | None = None,
+    by_key_id: bool = False,
+) -> cms.RecipientInfo:
+    """KeyAgreeRecipientInfo v3 with the ephemeral originatorKey (RFC 5753 §3.1.1,
+    RFC 8418 §2.3); ``originator_spki`` is a DER SubjectPublicKeyInfo. ``by_key_id``
+    names the recipient by rKeyId instead of issuer and serial (RFC 5652 §6.2.2)."""
+    rid = (
+        cms.KeyAgreementRecipientIdentifier(
+            name="r_key_id", value={"subject_key_identifier": _key_id(certificate)}
+        )
+        if by_key_id
+        else cms.KeyAgreementRecipientIdentifier(
+            name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
+        )
+    )
+    fields = {
+        "version": "v3",
+        "originator": cms.OriginatorIdentifierOrKey(
+            name="originator_key", value=keys.PublicKeyInfo.load(originator_spki)
+        ),
+        "key_encryption_algorithm": {
+            "algorithm": scheme_oid,
+            "parameters": algos.EncryptionAlgorithm({"algorithm": wrap_oid}),
+        },
+        "recipient_encrypted_keys": [{"rid": rid, "encrypted_key": encrypted_key}],
+    }
+    if ukm is not None:
+        fields["ukm"] = ukm
+    return cms.RecipientInfo(name="kari", value=cms.KeyAgreeRecipientInfo(fields))
+
+
+def content_info(
+    recipient_infos: list[cms.RecipientInfo],
+    *,
+    cipher_oid: str,
+    iv: bytes,
+    ciphertext: bytes,
+    tag: bytes | None,
+) -> bytes:
+    """DER ContentInfo: EnvelopedData for CBC, AuthEnvelopedData for GCM (``tag`` set).
+
+    EnvelopedData is v2 when a KARI is present, else v0 (RFC 5652 §6.1);
+    AuthEnvelopedData is always v0 with no authAttrs (RFC 5083 §2.1).
+    """
+    parameters: core.Asn1Value
+    if tag is None:
+        parameters = core.OctetString(iv)
+    else:
+        parameters = _GcmParameters({"nonce": iv, "icv_len": len(tag)})
+    eci = cms.EncryptedContentInfo(
+        {
+            "content_type": "data",
+            "content_encryption_algorithm": {"algorithm": cipher_oid, "parameters": parameters},
+            "encrypted_content": ciphertext,
+        }
+    )
+    if tag is not None:
+        body: core.Asn1Value = cms.AuthEnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": recipient_infos,
+                "auth_encrypted_content_info": eci,
+                "mac": tag,
+            }
+        )
+        kind = "authenticated_enveloped_data"
+    else:
+        has_kari = any(ri.name == "kari" for ri in recipient_infos)
+        body = cms.EnvelopedData(
+            {
+                "version": "v2" if has_kari else "v0",
+                "recipient_infos": recipient_infos,
+                "encrypted_content_info": eci,
+            }
+        )
+        kind = "enveloped_data"
+    der: bytes = cms.ContentInfo({"content_type": kind, "content": body}).dump()
+    return der
+
+
+def _rid(choice: core.Choice) -> RecipientId:
+    if choice.name == "issuer_and_serial_number":
+        issuer = choice.chosen["issuer"]
+        _ = issuer.hashable  # parse and normalise now, inside parse()'s error handling
+        return RecipientId(issuer, choice.chosen["serial_number"].native, None)
+    if choice.name == "subject_key_identifier":
+        return RecipientId(None, None, choice.chosen.native)
+    return RecipientId(None, None, choice.chosen["subject_key_identifier"].native)  # rKeyId
+
+
+def _ktri(info: cms.KeyTransRecipientInfo) -> KeyTransport:
+    alg = info["key_encryption_algorithm"]
+    oid = alg["algorithm"].dotted
+    if oid == "1.2.840.113549.1.1.1":
+        return KeyTransport(_rid(info["rid"]), False, "", "", b"", info["encrypted_key"].native)
+    if oid != "1.2.840.113549.1.1.7":
+        raise InputError(f"cannot decrypt: unknown key transport algorithm {oid}")
+    params = alg["parameters"]
+    if not isinstance(params, algos.RSAESOAEPParams):  # absent: all defaults (SHA-1)
+        params = algos.RSAESOAEPParams({})
+    mgf = params["mask_gen_algorithm"]
+    if mgf["algorithm"].native != "mgf1":
+        raise InputError("cannot decrypt: unknown OAEP mask generation function")
+    source = params["p_source_algorithm"]
+    return KeyTransport(
+        _rid(info["rid"]),
+        True,
+        params["hash_algorithm"]["algorithm"].native,
+        mgf["parameters"]["algorithm"].native,
+        source["parameters"].native or b"",
+        info["encrypted_key"].native,
+    )
+
+
+def _kari(info: cms.KeyAgreeRecipientInfo) -> KeyAgreement | OtherRecipient:
+    originator = info["originator"]
+    if originator.name != "originator_key":
+        return OtherRecipient("a static-static key agreement postseal does not support")
+    spki = _SubjectPublicKeyInfo.load(originator.chosen.untag().dump())
+    algorithm = spki["algorithm"]["algorithm"].dotted
+    curve = None
+    params = spki["algorithm"]["parameters"]
+    if algorithm == _EC_PUBLIC_KEY and isinstance(params, core.Any) and params.contents:
+        # RFC 5480 namedCurve; absent or NULL (as OpenSSL writes) means "the recipient's".
+        parsed = params.parse()
+        if isinstance(parsed, core.ObjectIdentifier):
+            curve = _CURVES.get(parsed.dotted, parsed.dotted)
+    kea = _AlgorithmIdentifier.load(info["key_encryption_algorithm"].dump())
+    wrap = kea["parameters"].parse(_AlgorithmIdentifier)
+    ukm = info["ukm"].native if info["ukm"] else None
+    entries = tuple(
+        (_rid(rek["rid"]), rek["encrypted_key"].native) for rek in info["recipient_encrypted_keys"]
+    )
+    return KeyAgreement(
+        algorithm,
+        curve,
+        spki["public_key"].native,
+        ukm,
+        kea["algorithm"].dotted,
+        wrap["algorithm"].dotted,
+        entries,
+    )
+
+
+def _recipient(ri: cms.RecipientInfo) -> KeyTransport | KeyAgreement | OtherRecipient:
+    if ri.name == "ktri":
+        return _ktri(ri.chosen)
+    if ri.name == "kari":
+        return _kari(ri.chosen)
+    kinds = {"kekri": "a pre-shared key", "pwri": "a password", "ori": "an unknown method"}
+    return OtherRecipient(kinds.get(ri.name, ri.name))
+
+
+def _der_tlv(tag: int, contents: bytes) -> bytes:
+    n = len(contents)
+    if n < 0x80:
+        return bytes([tag, n]) + contents
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + contents
+
+
+def parse(der: bytes) -> Envelope:
+    """Parse a ContentInfo holding EnvelopedData or AuthEnvelopedData.
+
+    The AEAD additional data is the DER authAttrs re-tagged as SET OF (RFC 5083 §2.2).
+    Raises :class:`InputError` for any malformation, other content types, detached
+    content or unknown algorithm parameters.
+    """
+    try:
+        return _parse(der)
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        raise InputError(
+            "cannot decrypt: the CMS structure is malformed",
+            hint="the message was damaged in transit or was not produced by an S/MIME client",
+        ) from None
+
+
+def _parse(der: bytes) -> Envelope:
+    info = cms.ContentInfo.load(der, strict=True)
+    kind = info["content_type"].dotted
+    if kind not in (_ENVELOPED, _AUTH_ENVELOPED):
+        raise InputError(
+            f"cannot decrypt: the CMS object is {info['content_type'].native}, "
+            "not enveloped-data or authEnveloped-data"
+        )
+    body = info["content"]
+    authenticated = kind == _AUTH_ENVELOPED
+    eci = body["auth_encrypted_content_info" if authenticated else "encrypted_content_info"]
+    if eci["encrypted_content"].native is None:
+        raise InputError("cannot decrypt: the encrypted content is detached (not in the message)")
+    alg = _AlgorithmIdentifier.load(eci["content_encryption_algorithm"].dump())
+    cipher_oid = alg["algorithm"].dotted
+    params = alg["parameters"]
+    icv_len = None
+    if cipher_by_oid(cipher_oid) is None:
+        name = _OBSOLETE.get(cipher_oid, cipher_oid)
+        raise InputError(
+            f"cannot decrypt: the content cipher {name} is not supported",
+            hint="ask the sender to use AES (any current S/MIME client offers it)",
+        )
+    if not isinstance(params, core.Any) or not params.contents:
+        raise InputError(f"cannot decrypt: content cipher {cipher_oid} has no parameters")
+    if cipher_oid in _GCM_OIDS:
+        gcm = params.parse(_GcmParameters)
+        iv, icv_len = gcm["nonce"].native, gcm["icv_len"].native
+    else:
+        iv = params.parse(core.OctetString).native
+    mac = aad = None
+    if authenticated:
+        mac = body["mac"].native
+        attrs = body["auth_attrs"]
+        aad = b"" if isinstance(attrs, core.Void) else _der_tlv(0x31, attrs.contents)
+        if icv_len is not None and len(mac) != icv_len:
+            raise InputError("cannot decrypt: the MAC length disagrees with the GCM parameters")
+    recipients = tuple(_recipient(ri) for ri in body["recipient_infos"])
+    if not recipients:
+        raise InputError("cannot decrypt: the message has no recipients")
+    return Envelope(
+        authenticated,
+        recipients,
+        eci["content_type"].dotted,
+        cipher_oid,
+        iv,
+        icv_len,
+        eci["encrypted_content"].native,
+        mac,
+        aad or b"",
+    )

@@ -1,0 +1,163 @@
+"""Header protection for encrypted messages (RFC 9788, "Injected Headers").
+
+Sending (:func:`split_outer_inner`): the cryptographic payload — the MIME entity that is
+encrypted — carries every non-structural header field of the original message
+(RFC 9788 §2.1), its Content-Type gets ``hp="cipher"`` (§2.1.1), and for each
+non-structural field placed on the outside there is an ``HP-Outer: Name: value`` record
+(§2.2). The outer header follows the ``hcp_baseline`` confidentiality policy (§3.2.1):
+Subject becomes ``[...]``, Keywords and Comments are dropped, the rest is copied.
+
+Receiving (:func:`restore`): when the decrypted entity carries ``hp=`` (or the older
+``protected-headers="v1"``), its header fields replace every user-facing outer field — no
+merging (§4.3): the outer ones are unauthenticated. Transport fields that only exist
+outside (Received, Authentication-Results, …) are kept. Without header protection the
+outer fields are kept and the entity's Content-* fields follow.
+
+All bytes use CRLF line ends; callers canonicalise first (RFC 8551 §3.1.1).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["canonical_crlf", "parse_fields", "restore", "split_outer_inner"]
+
+PLACEHOLDER_SUBJECT = b"[...]"
+_DROPPED_OUTSIDE = frozenset({"keywords", "comments"})
+_USER_FACING = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "keywords",
+        "comments",
+        "followup-to",
+        "mail-followup-to",
+        "organization",
+        "user-agent",
+        "disposition-notification-to",
+    }
+)
+_HP_PARAM = re.compile(rb";\s*(hp|protected-headers)\s*=", re.IGNORECASE)
+
+_FIELD_START = re.compile(rb"[!-9;-~]+[ \t]*:")
+Field = tuple[str, bytes]
+
+
+def canonical_crlf(data: bytes) -> bytes:
+    """Every bare LF or CR turned into CRLF (RFC 5322 §2.1, RFC 8551 §3.1.1)."""
+    return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+
+
+def parse_fields(entity: bytes) -> tuple[list[Field], bytes]:
+    """Header fields as ``(lower-case name, raw bytes incl. folding and CRLF)`` and the body.
+
+    The header section ends at the first empty line (RFC 5322 §2.1); an entity without one
+    is all header. Lines that are not fields (no colon) are kept with the previous field.
+    """
+    head, sep, body = entity.partition(b"\r\n\r\n")
+    if not sep and entity.startswith(b"\r\n"):
+        head, body = b"", entity[2:]
+    elif not sep:
+        head, body = entity, b""
+    if head.startswith(b"\r\n"):
+        return [], entity[2:]
+    if not _FIELD_START.match(head):
+        return [], entity  # not a MIME entity: bare content such as RFC 4134's examples
+    fields: list[Field] = []
+    for line in (head + b"\r\n").split(b"\r\n")[:-1]:
+        name, colon, _ = line.partition(b":")
+        if fields and (line[:1] in (b" ", b"\t") or not colon):
+            fields[-1] = (fields[-1][0], fields[-1][1] + line + b"\r\n")
+        else:
+            fields.append((name.strip().decode("ascii", "replace").lower(), line + b"\r\n"))
+    return fields, body
+
+
+def _structural(name: str) -> bool:
+    return name.startswith("content-") or name == "mime-version"
+
+
+def _value(raw: bytes) -> bytes:
+    """The unfolded value of a raw field (RFC 5322 §2.2.3)."""
+    value = raw.partition(b":")[2]
+    return re.sub(rb"\r\n(?=[ \t])", b"", value).strip()
+
+
+def _with_hp(content_type: bytes) -> bytes:
+    """A Content-Type field with ``hp="cipher"`` appended (RFC 9788 §2.1.1)."""
+    body = content_type.rstrip(b"\r\n")
+    return body + b';\r\n hp="cipher"\r\n'
+
+
+def split_outer_inner(message: bytes, *, protect: bool = True) -> tuple[bytes, bytes]:
+    """Cut a full RFC 5322 message into (outer header fields, inner MIME entity).
+
+    The outer fields exclude the structural ones (Content-*, MIME-Version): the caller
+    adds the S/MIME Content-Type. With ``protect`` the inner entity holds the protected
+    copy of every non-structural field, ``hp="cipher"`` and the HP-Outer records, and the
+    outer Subject is ``[...]``; without it the inner entity is the message's own MIME
+    entity (its Content-* fields and body).
+    """
+    fields, body = parse_fields(canonical_crlf(message))
+    structural = [raw for name, raw in fields if _structural(name)]
+    plain = [(name, raw) for name, raw in fields if not _structural(name)]
+    if not any(name == "content-type" for name, _ in fields):
+        # RFC 2045 §5.2 default, made explicit so hp= has somewhere to go.
+        structural.insert(0, b"Content-Type: text/plain; charset=us-ascii\r\n")
+    structural = [raw for raw in structural if not raw.lower().startswith(b"mime-version")]
+    if not protect:
+        outer = b"".join(raw for _, raw in plain)
+        return outer, b"".join(structural) + b"\r\n" + body
+    outer_fields: list[bytes] = []
+    for name, raw in plain:
+        if name in _DROPPED_OUTSIDE:
+            continue
+        if name == "subject":
+            raw = raw.partition(b":")[0] + b": " + PLACEHOLDER_SUBJECT + b"\r\n"
+        outer_fields.append(raw)
+    records = [
+        b"HP-Outer: " + raw.partition(b":")[0].strip() + b": " + _value(raw) + b"\r\n"
+        for raw in outer_fields
+    ]
+    inner_structural = [
+        _with_hp(raw) if raw.lower().startswith(b"content-type") else raw for raw in structural
+    ]
+    inner_head = b"".join(raw for _, raw in plain) + b"".join(records)
+    inner = inner_head + b"".join(inner_structural) + b"\r\n" + body
+    return b"".join(outer_fields), inner
+
+
+def restore(outer_message: bytes, inner_entity: bytes) -> tuple[bytes, bool]:
+    """(the message a user should see, whether the entity carried header protection).
+
+    The outer placeholder Subject and every other user-facing outer field are replaced
+    by the protected ones when the entity declares ``hp=``; HP-Outer records are removed
+    from the result because they describe the envelope, not the message (RFC 9788 §2.2).
+    """
+    outer_fields, _ = parse_fields(canonical_crlf(outer_message))
+    inner_fields, inner_body = parse_fields(inner_entity)
+    content_type = b"".join(raw for name, raw in inner_fields if name == "content-type")
+    protected = bool(_HP_PARAM.search(re.sub(rb"\r\n[ \t]", b" ", content_type)))
+    kept_outside = [
+        raw
+        for name, raw in outer_fields
+        if not _structural(name) and not (protected and name in _USER_FACING)
+    ]
+    if protected:
+        inside = [raw for name, raw in inner_fields if name != "hp-outer"]
+    else:
+        inside = [raw for name, raw in inner_fields if _structural(name)]
+    mime_version = (
+        [] if any(n == "mime-version" for n, _ in inner_fields) else [b"MIME-Version: 1.0\r\n"]
+    )
+    head = b"".join(kept_outside) + b"".join(mime_version) + b"".join(inside)
+    return head + b"\r\n" + inner_body, protected
