@@ -68,8 +68,14 @@ async def issue_rate(key_type: KeyType, count: int) -> tuple[float, float, float
         )
         async with open_services(settings, {}) as services:
             for i in range(count):
-                await services.directory.add_user(f"user{i}@example.org", issue_certificate=False, actor="bench")
-            ca_record = next(r for r in await services.certificates.list_certificates() if r.role.value == "issuing")
+                await services.directory.add_user(
+                    f"user{i}@example.org", issue_certificate=False, actor="bench"
+                )
+            ca_record = next(
+                r
+                for r in await services.certificates.list_certificates()
+                if r.role.value == "issuing"
+            )
             ca_key = await services.certificates.private_key(ca_record)
             assert isinstance(ca_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
             timings = []

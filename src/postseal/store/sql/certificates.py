@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from postseal.store.sql.tables import certificates, crls, templates
 
 __all__ = ["SqlCertificateRepository", "SqlCrlRepository", "SqlTemplateRepository"]
 
+_DOTTED_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
+
 
 class SqlTemplateRepository:
     """:class:`~postseal.store.ports.TemplateRepository` on SQL; ``list`` is by name."""
@@ -24,8 +27,11 @@ class SqlTemplateRepository:
         self._connection = connection
 
     async def put(self, template: TemplateRecord) -> None:
-        if any("," in eku for eku in template.ekus):
-            raise ValueError(f"EKU {template.ekus!r} is not a dotted OID")
+        """Insert or replace by name; ValueError if an EKU is not a dotted OID (the column
+        keeps them as one comma-separated string)."""
+        for eku in template.ekus:
+            if not _DOTTED_OID.fullmatch(eku):
+                raise ValueError(f"EKU {eku!r} of template {template.name} is not a dotted OID")
         row = {
             "name": template.name,
             "description": template.description,

@@ -80,11 +80,7 @@ def describe(url: URL) -> str:
         return f"SQLite database {url.database or ':memory:'}"
     host = url.host or "localhost"
     port = url.port or 5432
-    return f"PostgreSQL database {url.database or ''!s} on {host}:{port}"
-
-
-def is_sqlite_file(url: URL) -> bool:
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    return f"PostgreSQL database {url.database or '(default)'} on {host}:{port}"
 
 
 def create_engine(url: URL) -> AsyncEngine:
@@ -125,13 +121,17 @@ def store_errors(url: URL, *, doing: str, connecting: bool = False) -> Iterator[
     """
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
-        raise _unreachable(url, doing, exc.orig) from exc
     except DBAPIError as exc:
         # Around a connect attempt every driver error (unknown database, refused
-        # password) means the store cannot be reached.
-        if connecting or exc.connection_invalidated:
-            raise _unreachable(url, doing, exc.orig) from exc
+        # password) means the store cannot be reached. The cause is chained from the
+        # driver's error, not SQLAlchemy's, whose text would quote the statement and its
+        # parameters into the logs.
+        if (
+            connecting
+            or exc.connection_invalidated
+            or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            raise _unreachable(url, doing, exc.orig) from exc.orig
         raise
     except Exception as exc:
         if connecting and (
@@ -188,7 +188,9 @@ async def transaction(engine: AsyncEngine, *, doing: str) -> AsyncIterator[Async
 
 def sqlite_path(url: URL) -> Path | None:
     """The file of a SQLite URL, or ``None`` for another dialect or an in-memory database."""
-    return Path(url.database) if is_sqlite_file(url) and url.database else None
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(url.database))
 
 
 def require_sqlite_directory(url: URL) -> None:
