@@ -1,0 +1,367 @@
+"""The ASN.1 of CMS SignedData (RFC 5652 §5) on asn1crypto: build and parse.
+
+Building: :func:`signed_attributes` returns the DER ``SET OF Attribute`` that the signature
+covers (RFC 5652 §5.4: the EXPLICIT SET OF tag, not the ``[0] IMPLICIT`` one of the
+SignerInfo field) and :func:`assemble` wraps a computed signature into a ContentInfo.
+
+Parsing: :func:`parse` reads a ContentInfo into plain frozen values in one guarded pass,
+so malformed, truncated or over-nested input becomes one :class:`InputError` and the
+verifier never touches asn1crypto's lazy objects. Input is bounded: 16 MiB, 64 levels of
+nesting, 16 signers, 64 certificates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asn1crypto import cms, core, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from postseal.errors import InputError
+from postseal.smime.algorithms import Capability, decode_capabilities, encode_capabilities
+
+__all__ = [
+    "ParsedSignedData",
+    "ParsedSigner",
+    "assemble",
+    "check_structure",
+    "matches",
+    "parse",
+    "signed_attributes",
+]
+
+MAX_DER = 16 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_SIGNERS = 16
+MAX_CERTS = 64
+
+assert tsp.SigningCertificateV2  # importing tsp registers signing-certificate-v2 in cms
+
+
+@dataclass(frozen=True)
+class ParsedSigner:
+    """One SignerInfo as plain values; attribute fields are None when absent."""
+
+    issuer_der: bytes | None
+    serial: int | None
+    ski: bytes | None
+    digest_algorithm: str
+    signature_algorithm: str
+    pss: tuple[str, str, int] | None  # (hash, MGF1 hash, salt length)
+    signature: bytes
+    signed_attrs: bytes | None
+    message_digest: bytes | None
+    content_type: str | None
+    signing_time: datetime | None
+    capabilities: tuple[Capability, ...]
+    ess_cert_hashes: tuple[tuple[str, bytes], ...]
+    attribute_problem: str | None
+
+
+@dataclass(frozen=True)
+class ParsedSignedData:
+    """A SignedData's content type, encapsulated content, certificates and signers."""
+
+    content_type: str
+    content: bytes | None
+    certificates: tuple[x509.Certificate, ...]
+    signers: tuple[ParsedSigner, ...]
+
+
+def signed_attributes(
+    *,
+    content_digest: bytes,
+    signing_time: datetime,
+    capabilities: Sequence[Capability],
+    signer_cert: x509.Certificate,
+    encryption_cert: x509.Certificate,
+) -> bytes:
+    """DER SET OF the signed attributes we always send (RFC 8551 §2.5, RFC 5035 §3)."""
+    signer = _asn1_cert(signer_cert)
+    enc = _asn1_cert(encryption_cert)
+    # RFC 5652 §11.3: UTCTime for 1950 to 2049, GeneralizedTime outside.
+    when = cms.Time(
+        name="utc_time" if 1950 <= signing_time.year < 2050 else "general_time",
+        value=signing_time.replace(microsecond=0),
+    )
+    ess = tsp.SigningCertificateV2(
+        {
+            "certs": [
+                {
+                    # hash_algorithm left at its DEFAULT (SHA-256): DER omits it.
+                    "cert_hash": hashlib.sha256(signer_cert.public_bytes(Encoding.DER)).digest(),
+                    "issuer_serial": {
+                        "issuer": [asn1_x509.GeneralName({"directory_name": signer.issuer})],
+                        "serial_number": signer.serial_number,
+                    },
+                }
+            ]
+        }
+    )
+    attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": ["data"]},
+            {"type": "signing_time", "values": [when]},
+            {"type": "message_digest", "values": [content_digest]},
+            {
+                "type": "smime_capabilities",
+                "values": [cms.SMIMECapabilites.load(encode_capabilities(capabilities))],
+            },
+            {"type": "signing_certificate_v2", "values": [ess]},
+            {
+                "type": "encrypt_key_pref",
+                "values": [
+                    cms.SMIMEEncryptionKeyPreference(
+                        name="issuer_and_serial_number", value=_issuer_serial(enc)
+                    )
+                ],
+            },
+        ]
+    )
+    return bytes(attrs.dump(force=True))
+
+
+def assemble(
+    *,
+    content: bytes | None,
+    digest: str,
+    signature_algorithm: dict[str, Any],
+    attrs_der: bytes,
+    signature: bytes,
+    signer_cert: x509.Certificate,
+    certificates: Sequence[x509.Certificate],
+) -> bytes:
+    """DER ContentInfo of a one-signer SignedData (version 1, issuerAndSerialNumber)."""
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": {"issuer_and_serial_number": _issuer_serial(_asn1_cert(signer_cert))},
+            "digest_algorithm": {"algorithm": digest},
+            "signed_attrs": cms.CMSAttributes.load(attrs_der),
+            "signature_algorithm": signature_algorithm,
+            "signature": signature,
+        }
+    )
+    encap: dict[str, Any] = {"content_type": "data"}
+    if content is not None:
+        encap["content"] = content
+    signed = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [{"algorithm": digest}],
+            "encap_content_info": encap,
+            "certificates": [_asn1_cert(c) for c in certificates],
+            "signer_infos": [signer_info],
+        }
+    )
+    info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
+    return bytes(info.dump(force=True))
+
+
+def parse(der: bytes) -> ParsedSignedData:
+    """Read a ContentInfo holding SignedData; anything malformed → InputError."""
+    if len(der) > MAX_DER:
+        raise InputError(f"the CMS object is larger than {MAX_DER // (1024 * 1024)} MiB")
+    check_structure(der)
+    try:
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise InputError(f"the CMS object is {info['content_type'].native}, not signed-data")
+        signed = info["content"]
+        encap = signed["encap_content_info"]
+        raw = encap["content"]
+        content = None if isinstance(raw, core.Void) else bytes(raw)
+        certs = _certificates(signed["certificates"])
+        infos = signed["signer_infos"]
+        if len(infos) > MAX_SIGNERS:
+            raise InputError(f"the signature has more than {MAX_SIGNERS} signers")
+        signers = tuple(_signer(si) for si in infos)
+        return ParsedSignedData(encap["content_type"].dotted, content, certs, signers)
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise InputError(f"malformed CMS SignedData: {_first_line(exc)}") from None
+    except RecursionError:
+        raise InputError("malformed CMS SignedData: nested too deeply") from None
+
+
+def check_structure(der: bytes) -> None:
+    """Walk the BER/DER TLVs without recursion: lengths fit, depth ≤ 64 (cheap, early)."""
+    stack: list[int | None] = []  # end offsets of open constructed values; None = indefinite
+    pos, end = 0, len(der)
+    started = False
+    while True:
+        while stack and stack[-1] is not None and pos >= stack[-1]:
+            stack.pop()
+        if started and not stack:
+            break
+        if pos >= end:
+            raise InputError("malformed CMS object: truncated")
+        if stack and stack[-1] is None and der[pos : pos + 2] == b"\x00\x00":
+            stack.pop()
+            pos += 2
+            continue
+        started = True
+        limit = next((e for e in reversed(stack) if e is not None), end)
+        pos, length, constructed = _tlv_header(der, pos, limit)
+        if constructed:
+            stack.append(None if length is None else pos + length)
+            if len(stack) > MAX_DEPTH:
+                raise InputError(f"malformed CMS object: nested deeper than {MAX_DEPTH}")
+        elif length is None:
+            raise InputError("malformed CMS object: indefinite length on a primitive value")
+        else:
+            pos += length
+    if pos != end:
+        raise InputError("malformed CMS object: trailing data after the structure")
+
+
+def _tlv_header(der: bytes, pos: int, limit: int) -> tuple[int, int | None, bool]:
+    tag = der[pos]
+    pos += 1
+    if tag & 0x1F == 0x1F:
+        while pos < limit and der[pos] & 0x80:
+            pos += 1
+        pos += 1
+    if pos >= limit:
+        raise InputError("malformed CMS object: truncated header")
+    first = der[pos]
+    pos += 1
+    length: int | None = first
+    if first == 0x80:
+        length = None
+    elif first & 0x80:
+        count = first & 0x7F
+        if count > 4 or pos + count > limit:
+            raise InputError("malformed CMS object: absurd length")
+        length = int.from_bytes(der[pos : pos + count], "big")
+        pos += count
+    if length is not None and pos + length > limit:
+        raise InputError("malformed CMS object: a length runs past its container (truncated?)")
+    return pos, length, bool(tag & 0x20)
+
+
+def _signer(si: Any) -> ParsedSigner:
+    sid = si["sid"]
+    issuer_der = serial = ski = None
+    if sid.name == "issuer_and_serial_number":
+        issuer_der = bytes(sid.chosen["issuer"].dump())
+        serial = int(sid.chosen["serial_number"].native)
+    else:
+        ski = bytes(sid.chosen.native)
+    sig_alg = si["signature_algorithm"]
+    pss = None
+    if sig_alg["algorithm"].native == "rsassa_pss":
+        params = sig_alg["parameters"]
+        mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
+        pss = (params["hash_algorithm"]["algorithm"].native, mgf_hash, params["salt_length"].native)
+    attrs = si["signed_attrs"]
+    signed_attrs = None
+    found: dict[str, list[Any]] = {}
+    if not isinstance(attrs, core.Void):
+        signed_attrs = b"\x31" + _der_length(len(attrs.contents)) + attrs.contents
+        for attr in attrs:
+            found.setdefault(attr["type"].native, []).extend(attr["values"])
+    problem = None
+    for once in ("content_type", "message_digest", "signing_time"):
+        if len(found.get(once, ())) > 1:
+            problem = f"the {once.replace('_', '-')} attribute appears more than once"
+    digest = found.get("message_digest")
+    ctype = found.get("content_type")
+    when = found.get("signing_time")
+    return ParsedSigner(
+        issuer_der=issuer_der,
+        serial=serial,
+        ski=ski,
+        digest_algorithm=str(si["digest_algorithm"]["algorithm"].native),
+        signature_algorithm=str(sig_alg["algorithm"].native),
+        pss=pss,
+        signature=bytes(si["signature"].native),
+        signed_attrs=signed_attrs,
+        message_digest=bytes(digest[0].native) if digest else None,
+        content_type=ctype[0].dotted if ctype else None,
+        signing_time=when[0].native if when else None,
+        capabilities=_capabilities(found.get("smime_capabilities")),
+        ess_cert_hashes=tuple(
+            (str(c["hash_algorithm"]["algorithm"].native), bytes(c["cert_hash"].native))
+            for v in found.get("signing_certificate_v2", ())
+            for c in v["certs"]
+        ),
+        attribute_problem=problem,
+    )
+
+
+def _capabilities(values: list[Any] | None) -> tuple[Capability, ...]:
+    if not values:
+        return ()
+    try:
+        return decode_capabilities(bytes(values[0].dump()))
+    except InputError:
+        return ()  # informational only: a bad list must not hide a good signature
+
+
+def _certificates(choices: Any) -> tuple[x509.Certificate, ...]:
+    if isinstance(choices, core.Void):
+        return ()
+    if len(choices) > MAX_CERTS:
+        raise InputError(f"the signature carries more than {MAX_CERTS} certificates")
+    certs = []
+    for choice in choices:
+        if choice.name != "certificate":
+            continue  # attribute certificates and "other" formats play no part here
+        try:
+            # cryptography warns (an error under strict test settings) on serials <= 0,
+            # which RFC 5280 §4.1.2.2 forbids: such a certificate is skipped instead
+            if choice.chosen["tbs_certificate"]["serial_number"].native <= 0:
+                continue
+            cert = x509.load_der_x509_certificate(bytes(choice.chosen.dump()))
+            # cryptography parses these lazily; touch them now so a corrupt certificate
+            # fails here, not in the middle of verification
+            _ = (cert.subject, cert.issuer, cert.extensions)
+        except (ValueError, TypeError, KeyError, x509.InvalidVersion):
+            continue  # one unreadable extra certificate must not hide the signer's
+        certs.append(cert)
+    return tuple(certs)
+
+
+def matches(signer: ParsedSigner, cert: x509.Certificate) -> bool:
+    """Does ``cert`` carry the signer identifier (RFC 5652 §5.3)?"""
+    if signer.ski is not None:
+        try:
+            ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        except x509.ExtensionNotFound:
+            return False
+        return ext.value.digest == signer.ski
+    if signer.serial != cert.serial_number or signer.issuer_der is None:
+        return False
+    # asn1crypto's Name equality applies RFC 5280 §7.1 comparison (case, spaces, string
+    # types); it parses lazily, so a name it cannot read simply does not match
+    try:
+        return bool(asn1_x509.Name.load(signer.issuer_der) == _asn1_cert(cert).issuer)
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _asn1_cert(cert: x509.Certificate) -> Any:
+    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def _issuer_serial(cert: Any) -> cms.IssuerAndSerialNumber:
+    return cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number})
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -1,0 +1,186 @@
+"""MIME wrapping/unwrapping (RFC 8551 §3, RFC 1847), canonical form for signing
+(RFC 8551 §3.1.1) and SMIMECapabilities (RFC 8551 §2.5.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from postseal.errors import InputError
+from postseal.mail.canonical import canonicalize, content_type, header_fields
+from postseal.smime.algorithms import (
+    AES256_GCM,
+    DEFAULT_CAPABILITIES,
+    RSAES_OAEP,
+    Capability,
+    decode_capabilities,
+    encode_capabilities,
+)
+from postseal.smime.mime import (
+    DetachedParts,
+    OpaqueParts,
+    base64_lines,
+    build_multipart_signed,
+    build_pkcs7_mime,
+    parse_smime,
+)
+
+
+def test_lf_becomes_crlf() -> None:
+    assert canonicalize(b"Content-Type: text/plain\n\na\nb\n") == (
+        b"Content-Type: text/plain\r\n\r\na\r\nb\r\n"
+    )
+
+
+def test_8bit_text_becomes_quoted_printable() -> None:
+    out = canonicalize(
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nK\xc3\xa4se\r\n"
+    )
+    assert out == (
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nK=C3=A4se\r\n"
+    )
+
+
+def test_binary_attachment_becomes_base64_inside_multipart() -> None:
+    raw = (
+        b'Content-Type: multipart/mixed; boundary="xx"\n\npreamble\n--xx\n'
+        b"Content-Type: text/plain\n\nhi\n--xx\n"
+        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
+        b"\x00\xff\r\n\x01\n--xx--\n"
+    )
+    out = canonicalize(raw)
+    assert out.isascii()
+    assert (
+        b"\r\n--xx\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nAP8NCgE=\r\n" in out
+    )
+    assert out.endswith(b"\r\n--xx--\r\n")
+    assert b"\n" not in out.replace(b"\r\n", b"")
+
+
+def test_long_lines_and_trailing_space_are_protected() -> None:
+    out = canonicalize(b"Content-Type: text/plain\r\n\r\n" + b"a" * 1200 + b"\r\nend \r\n")
+    assert b"quoted-printable" in out
+    assert all(len(line) <= 76 for line in out.split(b"\r\n"))
+    assert out.endswith(b"end=20\r\n")
+
+
+def test_7bit_content_is_untouched() -> None:
+    entity = b"Content-Type: text/plain\r\nX-A: b\r\n\r\nplain text\r\n"
+    assert canonicalize(entity) == entity
+
+
+def test_headerless_entity() -> None:
+    assert canonicalize(b"\nhello\n") == b"\r\nhello\r\n"
+
+
+@pytest.mark.parametrize(
+    ("entity", "message"),
+    [
+        (b"Content-Type: text/plain\r\n\r\na\x00b", "NUL byte"),
+        (b"Subject: K\xc3\xa4se\r\n\r\nx", "header field holds 8-bit"),
+        (b"Content-Type: multipart/mixed\r\n\r\n--a\r\n\r\nx\r\n--a--", "no valid boundary"),
+        (b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nx\r\n", "closing boundary"),
+        (b"Content-Transfer-Encoding: base64\r\n\r\n\xff\xfe", "8-bit bytes"),
+        (b"no blank line", "no blank line"),
+        (b" folded: first\r\n\r\nx", "continuation"),
+    ],
+)
+def test_canonicalize_refusals(entity: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        canonicalize(entity)
+
+
+def test_absurd_nesting_refused_quickly() -> None:
+    entity = b"Content-Type: text/plain\r\n\r\nx\r\n"
+    for _ in range(40):
+        entity = b"Content-Type: message/rfc822\r\n\r\n" + entity
+    with pytest.raises(InputError, match="nested deeper"):
+        canonicalize(entity)
+
+
+def test_header_helpers() -> None:
+    fields = header_fields(
+        b'Content-Type: multipart/signed;\r\n\tboundary="a b"; MICALG=sha-256\r\nFrom: x@y.org'
+    )
+    assert fields[1] == ("from", "x@y.org")
+    assert content_type(fields) == ("multipart/signed", {"boundary": "a b", "micalg": "sha-256"})
+    assert content_type([]) == ("text/plain", {})
+
+
+def test_base64_lines_are_76_wide_with_crlf() -> None:
+    lines = base64_lines(bytes(range(256)) * 3).split(b"\r\n")
+    assert lines[-1] == b""
+    assert {len(line) for line in lines[:-2]} == {76}
+
+
+def test_multipart_signed_round_trip() -> None:
+    content = b"Content-Type: text/plain\r\n\r\nhello\r\n"
+    message = build_multipart_signed(content, b"\x30\x03\x02\x01\x01", micalg="sha-256")
+    parts = parse_smime(message)
+    assert isinstance(parts, DetachedParts)
+    assert parts.content == content
+    assert parts.signature == b"\x30\x03\x02\x01\x01"
+    assert parts.micalg == "sha-256"
+
+
+def test_boundary_never_occurs_in_content() -> None:
+    first = build_multipart_signed(b"x\r\n", b"sig", micalg="sha-256")
+    boundary = first.split(b'boundary="', 1)[1].split(b'"', 1)[0]
+    content = b"x\r\n" + boundary + b"\r\n"
+    second = build_multipart_signed(content, b"sig", micalg="sha-256")
+    parts = parse_smime(second)
+    assert isinstance(parts, DetachedParts)
+    assert parts.content == content
+
+
+def test_pkcs7_mime_round_trip() -> None:
+    message = build_pkcs7_mime(b"\x30\x00" * 100, smime_type="enveloped-data")
+    parts = parse_smime(message)
+    assert isinstance(parts, OpaqueParts)
+    assert parts.smime_type == "enveloped-data"
+    assert parts.der == b"\x30\x00" * 100
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        (b"Content-Type: text/plain\r\n\r\nhi", "not an S/MIME message"),
+        (b"Content-Type: multipart/signed\r\n\r\nx", "boundary"),
+        (
+            b'Content-Type: multipart/signed; boundary="b"\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n',
+            "exactly two parts",
+        ),
+        (
+            b'Content-Type: multipart/signed; boundary="b"\r\n\r\n--b\r\n\r\nx\r\n--b\r\n'
+            b"Content-Type: text/plain\r\n\r\ny\r\n--b--\r\n",
+            "not a signature",
+        ),
+        (
+            b"Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\n!!",
+            "not valid base64",
+        ),
+        (
+            b"Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+            "empty",
+        ),
+    ],
+)
+def test_parse_refusals(message: bytes, text: str) -> None:
+    with pytest.raises(InputError, match=text):
+        parse_smime(message)
+
+
+def test_capabilities_round_trip_and_unknown_oid() -> None:
+    der = encode_capabilities(DEFAULT_CAPABILITIES)
+    assert decode_capabilities(der) == DEFAULT_CAPABILITIES
+    odd = Capability("1.2.3.4", "1.2.3.4", b"\x05\x00")
+    assert decode_capabilities(encode_capabilities([odd, AES256_GCM])) == (odd, AES256_GCM)
+    assert RSAES_OAEP.parameters is not None  # SHA-256 OAEP spelled out (RFC 4055 §4.1)
+
+
+@pytest.mark.parametrize("der", [b"", b"\x30\x05\x30", b"\x04\x00", b"\x30\x02\x30\x00"])
+def test_capabilities_malformed(der: bytes) -> None:
+    with pytest.raises(InputError, match="SMIMECapabilities"):
+        decode_capabilities(der)
