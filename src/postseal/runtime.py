@@ -18,9 +18,9 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from postseal.config import Settings
+from postseal.custody import MasterKey
 from postseal.errors import ConflictError, StoreError
 from postseal.pki.export import to_pem_bundle
-from postseal.pki.keys import MasterKey
 from postseal.protocols.http.pki import Publication, pki_app
 from postseal.protocols.http.server import HttpListener
 from postseal.services.certificates import CertificateService

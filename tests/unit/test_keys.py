@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from postseal.custody import MasterKey
 from postseal.errors import KeyCustodyError
-from postseal.pki.keys import MasterKey, generate_key, key_type_of
+from postseal.pki.keys import generate_key, key_type_of
 from postseal.services.custody import create_master_key, load_master_key, verify_master_key
 
 

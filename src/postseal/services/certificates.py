@@ -17,10 +17,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from postseal.custody import MasterKey
 from postseal.errors import ConflictError, InputError, NotFoundError
 from postseal.mail.address import parse_address
 from postseal.pki import authority, crl
-from postseal.pki.keys import CaKey, KeyType, MasterKey, PrivateKey, generate_key, parse_key_type
+from postseal.pki.keys import CaKey, KeyType, PrivateKey, generate_key, parse_key_type
 from postseal.pki.templates import TemplateProfile
 from postseal.services.clock import Clock
 from postseal.store.ports import (

@@ -13,8 +13,8 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from postseal.custody import MasterKey
 from postseal.errors import KeyCustodyError
-from postseal.pki.keys import MasterKey
 
 __all__ = ["MASTER_KEY_FILE", "create_master_key", "load_master_key", "verify_master_key"]
 

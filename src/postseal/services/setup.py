@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from postseal.custody import MasterKey
 from postseal.errors import ConflictError, InputError
 from postseal.mail.address import parse_address
 from postseal.pki import authority
-from postseal.pki.keys import CaKey, KeyType, MasterKey, generate_key
+from postseal.pki.keys import CaKey, KeyType, generate_key
 from postseal.pki.templates import default_templates
 from postseal.services.certificates import CertificateService, new_serial, record_for
 from postseal.services.clock import Clock
