@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= var
 DEMO_URL ?= http://localhost:8080/pki
 # Debian packages the tests use as real peers (see ../shared/INTEROP.md).
-PEERS := openssl gpgsm libnss3-tools swaks
+PEERS := openssl gpgsm libnss3-tools swaks clamav-daemon
 
 .PHONY: run test check lint typecheck layers pytest peers venv bench clean
 

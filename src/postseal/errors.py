@@ -11,14 +11,21 @@ any protocol.
      ├── ConfigError               bad postseal.toml / POSTSEAL_* value, unknown key
      ├── InputError                malformed input from a user or a peer
      │    ├── AddressError         not a valid mailbox address
-     │    └── CertificateFormatError  corrupt PEM/DER/PKCS#12, wrong password
+     │    ├── CertificateFormatError  corrupt PEM/DER/PKCS#12, wrong password
+     │    ├── MessageFormatError   a message that breaks RFC 5322 (NUL, bare CR, injection)
+     │    └── TooLargeError        over a size limit (message, line, recipients)
      ├── NotFoundError             unknown user, serial, template, trust entry
      ├── ConflictError             duplicate address, second init, state that forbids it
      ├── AuthenticationError       wrong credentials, disabled account
+     │    └── ThrottledError       too many failures: try again later
      ├── KeyCustodyError           master key missing or wrong: nothing is touched
      ├── PolicyError               refused by policy (e.g. cannot encrypt to recipients)
+     │    ├── RelayDeniedError     a recipient that is neither local nor allowed to relay to
+     │    ├── SenderDeniedError    a sender address the client may not use
+     │    └── ContentRefusedError  content refused (virus, unscannable by policy)
      ├── StoreError                database unreachable, schema not current
-     └── PeerError                 an outside component (CRL host, scanner) failed
+     ├── PeerError                 an outside component (CRL host, scanner) failed
+     └── TemporaryError            a transient failure: the client should retry later
 
 Messages are complete sentences that say what happened; ``hint`` says what to do next.
 Neither ever contains a secret.
@@ -32,13 +39,20 @@ __all__ = [
     "CertificateFormatError",
     "ConfigError",
     "ConflictError",
+    "ContentRefusedError",
     "InputError",
     "KeyCustodyError",
+    "MessageFormatError",
     "NotFoundError",
     "PeerError",
     "PolicyError",
     "PostsealError",
+    "RelayDeniedError",
+    "SenderDeniedError",
     "StoreError",
+    "TemporaryError",
+    "ThrottledError",
+    "TooLargeError",
 ]
 
 
@@ -98,3 +112,31 @@ class StoreError(PostsealError):
 
 class PeerError(PostsealError):
     """An outside component did not answer or answered wrongly."""
+
+
+class MessageFormatError(InputError):
+    """A message breaks RFC 5322 / RFC 5321 in a way postseal refuses (NUL, bare CR, …)."""
+
+
+class TooLargeError(InputError):
+    """Over a configured limit: message size, line length, number of recipients."""
+
+
+class ThrottledError(AuthenticationError):
+    """Too many recent failures from this client or for this account; retry later."""
+
+
+class RelayDeniedError(PolicyError):
+    """The recipient is not local and this client may not relay (RFC 5321 §3.6.2)."""
+
+
+class SenderDeniedError(PolicyError):
+    """The authenticated client may not send as this address."""
+
+
+class ContentRefusedError(PolicyError):
+    """The content is refused: infected, or unscannable and the policy refuses it."""
+
+
+class TemporaryError(PostsealError):
+    """A transient failure (store busy, scanner down): the peer should retry later."""
