@@ -17,7 +17,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from postseal.store.ports import CertificateRecord, CertificateRole, NewUser, UserRecord
+from postseal.store.ports import (
+    CertificateRecord,
+    CertificateRole,
+    NewUser,
+    QueuedMessage,
+    UserRecord,
+)
 from postseal.store.sql import SqlStore, open_store
 
 PG_HOST = "127.0.0.1"
@@ -131,3 +137,27 @@ def new_user() -> Callable[..., NewUser]:
 def certificate() -> Callable[..., CertificateRecord]:
     """Build a :class:`CertificateRecord`: ``certificate("0A", user=bob, days=3)``."""
     return _certificate
+
+
+def _queued_message(
+    message_id: str = "01JQUEUE0000000000000000AA", **changes: object
+) -> QueuedMessage:
+    """A queued message received at T0, expiring five days later."""
+    values: dict[str, object] = {
+        "id": message_id,
+        "mail_from": "alice@example.org",
+        "received_at": T0,
+        "expires_at": T0 + timedelta(days=5),
+        "size": 1234,
+        "listener": "submission",
+        "client_address": "192.0.2.10",
+        "auth_user": "alice@example.org",
+    }
+    values.update(changes)
+    return QueuedMessage(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def queued_message() -> Callable[..., QueuedMessage]:
+    """Build a :class:`QueuedMessage`: ``queued_message("01J…", mail_from="")``."""
+    return _queued_message

@@ -6,7 +6,10 @@ coroutines that run inside one transaction opened by :meth:`Store.begin`; leavin
 changes nothing. Records are frozen values; datetimes are timezone-aware UTC.
 
 Nothing here knows about SMTP, IMAP or HTTP; private keys arrive already wrapped by the
-master key (``wrapped_key``) and leave the same way.
+master key (``wrapped_key``) and leave the same way, and message bodies arrive sealed
+(:class:`SealedBody`, made by ``postseal.custody.sealing``): the store never sees a
+message in clear. Ids of queued messages, mailboxes and quarantine entries are made by the
+caller, because sealed data is bound to them before it reaches the store.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ __all__ = [
     "CertificateRecord",
     "CertificateRepository",
     "CertificateRole",
+    "ClaimedMessage",
+    "ContactRecord",
+    "ContactRepository",
     "CrlRecord",
     "CrlRepository",
     "DirectoryAttribute",
@@ -31,9 +37,24 @@ __all__ = [
     "DirectoryRepository",
     "ImportedCrlRecord",
     "ImportedCrlRepository",
+    "Mailbox",
+    "MailboxRepository",
     "MetaRepository",
+    "NewMailbox",
+    "NewRecipient",
+    "NewStoredMessage",
     "NewUser",
+    "QuarantineEntry",
+    "QuarantineRepository",
+    "QueueEntry",
+    "QueueRepository",
+    "QueuedMessage",
+    "QueuedRecipient",
+    "RecipientKind",
+    "RecipientStatus",
+    "SealedBody",
     "Store",
+    "StoredMessage",
     "TemplateRecord",
     "TemplateRepository",
     "Transaction",
@@ -295,6 +316,329 @@ class AuditRepository(Protocol):
         ...
 
 
+class RecipientKind(enum.StrEnum):
+    """Where a queued recipient goes: a local mailbox, or another SMTP server."""
+
+    LOCAL = "local"
+    REMOTE = "remote"
+
+
+class RecipientStatus(enum.StrEnum):
+    """A queued recipient's state. Only ``pending`` changes; the other three are final.
+
+    ::
+
+        pending ──claim──▶ pending (leased) ──mark_delivered──▶ delivered
+           ▲                     │ ├─────────mark_failed─────▶ failed
+           └────mark_deferred────┘ └─────────mark_expired────▶ expired
+    """
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBody:
+    """A message sealed by :mod:`postseal.custody.sealing`: the message key wrapped by its
+    container's key, and the AES-GCM body. Opaque to the store."""
+
+    wrapped_key: bytes
+    ciphertext: bytes
+
+    def __repr__(self) -> str:
+        return f"SealedBody({len(self.wrapped_key)} + {len(self.ciphertext)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """The envelope of a queued message (RFC 5321 §2.3.1); its body is a SealedBody.
+
+    ``id`` is made by the caller (``custody.sealing.new_id``) before sealing, because the
+    body is bound to it. Addresses are kept in clear: the runner routes by them.
+    """
+
+    id: str
+    mail_from: str  # "" for the null reverse-path
+    received_at: datetime
+    expires_at: datetime  # after this, pending recipients expire and the sender gets a DSN
+    size: int  # bytes of the plaintext message
+    listener: str  # "smtp" | "submission" | "submissions" | "local" (DSNs, releases)
+    client_address: str
+    auth_user: str | None = None
+    dsn_ret: str | None = None  # RFC 3461 §4.3: "FULL" | "HDRS"
+    dsn_envid: str | None = None  # RFC 3461 §4.4, xtext-decoded
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecipient:
+    address: str
+    kind: RecipientKind
+    notify: str | None = None  # RFC 3461 §4.1, e.g. "SUCCESS,FAILURE"
+    orcpt: str | None = None  # RFC 3461 §4.2, e.g. "rfc822;bob@example.org"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRecipient:
+    message_id: str
+    address: str
+    kind: RecipientKind
+    status: RecipientStatus
+    attempts: int  # claims so far, a crashed attempt included
+    next_attempt_at: datetime | None  # None once final
+    last_error: str | None
+    finished_at: datetime | None  # when it became delivered, failed or expired
+    notify: str | None
+    orcpt: str | None
+    lease_owner: str | None  # the runner working on it, until lease_until
+    lease_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A queued message and all its recipients (by address), without the body."""
+
+    message: QueuedMessage
+    recipients: tuple[QueuedRecipient, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """What :meth:`QueueRepository.claim_due` hands a runner: the message, its body, and
+    those of its recipients leased to this runner."""
+
+    message: QueuedMessage
+    body: SealedBody
+    recipients: tuple[QueuedRecipient, ...]
+
+
+class QueueRepository(Protocol):
+    """The durable mail queue (issue 4): one transaction commits a message before 250.
+
+    Exactly-once rests on two rules. A runner works only on recipients it has leased with
+    :meth:`claim_due`, and every ``mark_*`` moves a *pending* recipient *leased to that
+    runner* to its next state, or raises ConflictError and changes nothing. Local delivery
+    calls ``mark_delivered`` and :meth:`MailboxRepository.append` in one transaction; if
+    either raises, both are undone. A runner that dies leaves its lease to expire, and
+    the recipient is claimed again; a late runner's ``mark_*`` then fails.
+    """
+
+    async def enqueue(
+        self, message: QueuedMessage, body: SealedBody, recipients: Sequence[NewRecipient]
+    ) -> None:
+        """Store the message with its recipients pending and due at ``received_at``.
+        ConflictError if the id exists; ValueError without recipients or with one twice."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100
+    ) -> Sequence[ClaimedMessage]:
+        """Lease up to ``limit`` pending recipients due at ``now`` and not leased to a
+        live runner to ``owner`` (unique per runner) until ``now + lease_seconds``; count
+        an attempt for each. Two runners never receive the same recipient. Expired
+        messages are handed out too: the runner expires them."""
+        ...
+
+    async def mark_delivered(
+        self, message_id: str, address: str, *, owner: str, at: datetime
+    ) -> None: ...
+    async def mark_deferred(
+        self, message_id: str, address: str, *, owner: str, error: str, next_attempt_at: datetime
+    ) -> None:
+        """Keep it pending, due again at ``next_attempt_at``; release the lease."""
+        ...
+
+    async def mark_failed(
+        self, message_id: str, address: str, *, owner: str, error: str, at: datetime
+    ) -> None: ...
+    async def mark_expired(
+        self, message_id: str, address: str, *, owner: str, at: datetime
+    ) -> None:
+        """Each ``mark_*``: NotFoundError for an unknown recipient; ConflictError if it is
+        final already or leased to another runner (or to none)."""
+        ...
+
+    async def get(self, message_id: str) -> QueueEntry | None: ...
+    async def body(self, message_id: str) -> SealedBody | None: ...
+    async def list(
+        self, *, status: RecipientStatus | None = None, limit: int = 100
+    ) -> Sequence[QueueEntry]:
+        """Oldest first; with ``status``, messages having a recipient in that status."""
+        ...
+
+    async def retry(self, message_id: str, *, now: datetime) -> int:
+        """Make every pending recipient due at ``now`` (a leased one once its lease ends);
+        the number of them. NotFoundError for an unknown message."""
+        ...
+
+    async def delete(self, message_id: str) -> None:
+        """Remove the message and its recipients; NotFoundError if absent."""
+        ...
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending recipient becomes claimable; None if none is pending."""
+        ...
+
+    async def finished(self, *, limit: int = 100) -> Sequence[QueueEntry]:
+        """Messages whose recipients are all final, oldest first."""
+        ...
+
+    async def purge_finished(self, before: datetime) -> int:
+        """Delete finished messages whose last recipient finished before ``before``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewMailbox:
+    """A mailbox to create. ``id`` (``custody.sealing.new_id``; RFC 8474 MAILBOXID) is
+    made by the caller, because ``wrapped_key`` — the mailbox's container key wrapped by
+    the master key — is bound to it."""
+
+    id: str
+    user_id: int
+    name: str  # "INBOX", "Sent", "Projects/2026" …
+    wrapped_key: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    id: str
+    user_id: int
+    name: str
+    uidvalidity: int  # RFC 3501 §2.3.1.1
+    uidnext: int  # the UID the next appended message gets
+    wrapped_key: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewStoredMessage:
+    """A message to append. ``email_id`` (RFC 8474 EMAILID) is the label its body was
+    sealed with; a queued message delivered locally keeps its queue id."""
+
+    email_id: str
+    internal_date: datetime
+    size: int  # bytes of the plaintext message (RFC822.SIZE)
+    body: SealedBody
+    flags: tuple[str, ...] = ()  # system flags and keywords, e.g. ("\\Seen", "$Label1")
+    message_id_hash: str | None = None  # a keyed hash of Message-ID, for duplicates
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message in a mailbox, without its body (:meth:`MailboxRepository.body`)."""
+
+    mailbox_id: str
+    uid: int
+    email_id: str
+    internal_date: datetime
+    size: int
+    flags: tuple[str, ...]  # sorted, no duplicates
+    message_id_hash: str | None
+
+
+class MailboxRepository(Protocol):
+    """Users' mailboxes and their messages; protocol-neutral (no selected state)."""
+
+    async def create(self, mailbox: NewMailbox) -> Mailbox:
+        """NotFoundError for an unknown user; ConflictError if the user has a mailbox of
+        that name. UIDVALIDITY is the creation second, above any of the user's before."""
+        ...
+
+    async def ensure(self, mailbox: NewMailbox) -> Mailbox:
+        """The user's mailbox of that name, created from ``mailbox`` if missing; safe
+        when two transactions ensure the same one."""
+        ...
+
+    async def get(self, mailbox_id: str) -> Mailbox | None: ...
+    async def find(self, user_id: int, name: str) -> Mailbox | None: ...
+    async def list(self, user_id: int) -> Sequence[Mailbox]:
+        """By name."""
+        ...
+
+    async def append(self, mailbox_id: str, message: NewStoredMessage) -> StoredMessage:
+        """Store under UID ``uidnext`` and advance it. Concurrent appends get distinct,
+        increasing UIDs in commit order. NotFoundError for an unknown mailbox; ValueError
+        for a flag that is empty or holds white space."""
+        ...
+
+    async def list_messages(self, mailbox_id: str) -> Sequence[StoredMessage]:
+        """By UID."""
+        ...
+
+    async def get_message(self, mailbox_id: str, uid: int) -> StoredMessage | None: ...
+    async def body(self, mailbox_id: str, uid: int) -> SealedBody | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A message held back (infected, or unscannable by policy), with its own sealed copy
+    labelled ``id`` under the quarantine key."""
+
+    id: str
+    mail_from: str
+    recipients: tuple[str, ...]
+    reason: str  # a sentence: "infected: Eicar-Signature", "encrypted, cannot scan"
+    signature: str | None  # the scanner's malware name
+    size: int
+    created_at: datetime
+    queue_message_id: str | None = None  # set when quarantined after queueing
+    released_at: datetime | None = None
+
+
+class QuarantineRepository(Protocol):
+    async def add(self, entry: QuarantineEntry, body: SealedBody) -> None:
+        """ConflictError if the id exists; ValueError without recipients."""
+        ...
+
+    async def get(self, entry_id: str) -> QuarantineEntry | None: ...
+    async def body(self, entry_id: str) -> SealedBody | None: ...
+    async def list(
+        self, *, released: bool | None = None, limit: int = 100
+    ) -> Sequence[QuarantineEntry]:
+        """Oldest first; ``released`` False/True keeps held / released ones only."""
+        ...
+
+    async def release(self, entry_id: str, *, at: datetime) -> QuarantineEntry:
+        """Mark released (the caller enqueues it in the same transaction); NotFoundError
+        if absent, ConflictError if released already."""
+        ...
+
+    async def delete(self, entry_id: str) -> None:
+        """Remove the entry and its sealed copy; NotFoundError if absent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """An outside correspondent's certificate, harvested from a verified signature or
+    imported; ``capabilities`` are algorithm names, None when unknown."""
+
+    address: str
+    fingerprint: str  # SHA-256 of the DER, lower-case hex
+    der: bytes
+    capabilities: tuple[str, ...] | None
+    source: str  # "harvested" | "imported"
+    not_after: datetime
+    updated_at: datetime
+
+
+class ContactRepository(Protocol):
+    async def put(self, contact: ContactRecord) -> None:
+        """Insert, or replace the entry with the same address and fingerprint."""
+        ...
+
+    async def list(self, *, address: str | None = None) -> Sequence[ContactRecord]:
+        """By address, then the latest ``not_after`` first."""
+        ...
+
+    async def remove(self, address: str) -> int:
+        """Forget every certificate of ``address``; how many there were."""
+        ...
+
+
 class Transaction(Protocol):
     """The repositories, all bound to one database transaction."""
 
@@ -316,6 +660,14 @@ class Transaction(Protocol):
     def imported_crls(self) -> ImportedCrlRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def queue(self) -> QueueRepository: ...
+    @property
+    def mailboxes(self) -> MailboxRepository: ...
+    @property
+    def quarantine(self) -> QuarantineRepository: ...
+    @property
+    def contacts(self) -> ContactRepository: ...
 
 
 class Store(Protocol):

@@ -70,7 +70,7 @@ def _scheme_error(scheme: str) -> ConfigError:
     return ConfigError(
         f"the store URL has {shown}; postseal supports "
         f"{SUPPORTED_SCHEMES[0]}:///path and {SUPPORTED_SCHEMES[1]}://host/db",
-        hint="set store.url to a sqlite+aiosqlite:// or postgresql+asyncpg:// URL",
+        hint="set store.database_url to a sqlite+aiosqlite:// or postgresql+asyncpg:// URL",
     )
 
 
@@ -149,7 +149,7 @@ def _unreachable(url: URL, doing: str, cause: BaseException | None) -> StoreErro
         else:
             hint = "check that the directory exists and is writable by postseal"
     else:
-        hint = "check that PostgreSQL runs, the database exists and store.url is right"
+        hint = "check that PostgreSQL runs, the database exists and store.database_url is right"
     return StoreError(f"cannot {doing} the {describe(url)}: {reason}", hint=hint)
 
 
@@ -202,5 +202,5 @@ def require_sqlite_directory(url: URL) -> None:
     if path is not None and not path.parent.is_dir():
         raise StoreError(
             f"cannot open the {describe(url)}: the directory {path.parent} does not exist",
-            hint="create the data directory, or check store.url",
+            hint="create the data directory, or check store.database_url",
         )

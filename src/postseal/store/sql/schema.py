@@ -110,7 +110,7 @@ async def require_head(engine: AsyncEngine) -> None:
         if has_tables:
             raise StoreError(
                 "the database holds tables but no postseal schema revision",
-                hint="point store.url at postseal's own database",
+                hint="point store.database_url at postseal's own database",
             )
         raise StoreError("the store is not initialised", hint="run `postseal init` to create it")
     if current not in _known_revisions():

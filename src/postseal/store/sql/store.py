@@ -30,6 +30,7 @@ from postseal.store.sql.certificates import (
     SqlCrlRepository,
     SqlTemplateRepository,
 )
+from postseal.store.sql.contacts import SqlContactRepository
 from postseal.store.sql.engine import (
     create_engine,
     parse_url,
@@ -37,7 +38,10 @@ from postseal.store.sql.engine import (
     sqlite_path,
     transaction,
 )
+from postseal.store.sql.mailboxes import SqlMailboxRepository
 from postseal.store.sql.meta import SqlAuditRepository, SqlMetaRepository
+from postseal.store.sql.quarantine import SqlQuarantineRepository
+from postseal.store.sql.queue import SqlQueueRepository
 from postseal.store.sql.schema import (
     SchemaStatus,
     head_revision,
@@ -69,6 +73,10 @@ class SqlTransaction:
         self._trust = SqlTrustRepository(connection)
         self._imported_crls = SqlImportedCrlRepository(connection)
         self._audit = SqlAuditRepository(connection)
+        self._queue = SqlQueueRepository(connection)
+        self._mailboxes = SqlMailboxRepository(connection)
+        self._quarantine = SqlQuarantineRepository(connection)
+        self._contacts = SqlContactRepository(connection)
 
     @property
     def meta(self) -> SqlMetaRepository:
@@ -105,6 +113,22 @@ class SqlTransaction:
     @property
     def audit(self) -> SqlAuditRepository:
         return self._audit
+
+    @property
+    def queue(self) -> SqlQueueRepository:
+        return self._queue
+
+    @property
+    def mailboxes(self) -> SqlMailboxRepository:
+        return self._mailboxes
+
+    @property
+    def quarantine(self) -> SqlQuarantineRepository:
+        return self._quarantine
+
+    @property
+    def contacts(self) -> SqlContactRepository:
+        return self._contacts
 
 
 class SqlStore:

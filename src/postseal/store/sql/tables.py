@@ -16,6 +16,13 @@ Choices that are not obvious from the columns:
   value is silently cut.
 * CRL numbers of other CAs may be up to 20 octets (RFC 5280 §5.2.3), more than any
   integer column holds, so ``imported_crls.number`` keeps the decimal digits as text.
+* Queued messages, mailboxes, stored messages and quarantine entries carry text ids the
+  caller makes (``custody.sealing.new_id``): their sealed data is bound to the id before
+  the row exists. UIDs and UIDVALIDITY are ``BIGINT``: IMAP allows 2^32 - 1, more than
+  PostgreSQL's ``INTEGER``. Sealed columns come last, so SQLite reads a row's other
+  columns without touching the overflow pages of its body.
+* ``quarantine.queue_message_id`` has no foreign key: the queue entry
+  may be purged while the quarantined copy stays. Mailboxes go with their user.
 """
 
 from __future__ import annotations
@@ -41,12 +48,18 @@ from postseal.store.sql.types import UtcDateTime
 __all__ = [
     "audit",
     "certificates",
+    "contacts",
     "crls",
     "directory_attributes",
     "groups",
     "imported_crls",
+    "mailbox_messages",
+    "mailboxes",
     "meta",
     "metadata",
+    "quarantine",
+    "queue_messages",
+    "queue_recipients",
     "templates",
     "trust",
     "user_groups",
@@ -192,4 +205,104 @@ audit = Table(
     Column("target", Text, nullable=False),
     Column("detail", Text, nullable=False),
     sqlite_autoincrement=True,
+)
+
+queue_messages = Table(
+    "queue_messages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("mail_from", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("listener", Text, nullable=False),
+    Column("client_address", Text, nullable=False),
+    Column("auth_user", Text, nullable=True),
+    Column("dsn_ret", Text, nullable=True),
+    Column("dsn_envid", Text, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+queue_recipients = Table(
+    "queue_recipients",
+    metadata,
+    Column(
+        "message_id",
+        Text,
+        ForeignKey("queue_messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("address", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("notify", Text, nullable=True),
+    Column("orcpt", Text, nullable=True),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("message_id", "address"),
+    CheckConstraint("kind IN ('local', 'remote')", name="kind"),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed', 'expired')", name="status"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uidnext", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    UniqueConstraint("user_id", "name"),
+)
+
+mailbox_messages = Table(
+    "mailbox_messages",
+    metadata,
+    Column("mailbox_id", Text, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("email_id", Text, nullable=False),
+    Column("internal_date", UtcDateTime, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("flags", Text, nullable=False),  # sorted, joined by " "; flags hold no space
+    Column("message_id_hash", Text, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("mailbox_id", "uid"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("queue_message_id", Text, nullable=True),
+    Column("mail_from", Text, nullable=False),
+    Column("recipients", Text, nullable=False),  # joined by "\n"; addresses hold no line break
+    Column("reason", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("released_at", UtcDateTime, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("address", Text, primary_key=True),
+    Column("fingerprint", Text, primary_key=True),
+    Column("der", LargeBinary, nullable=False),
+    Column("capabilities", Text, nullable=True),  # comma list; NULL = unknown
+    Column("source", Text, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("source IN ('harvested', 'imported')", name="source"),
 )
