@@ -1,0 +1,90 @@
+"""Server TLS contexts for the SMTP listeners (RFC 3207 STARTTLS, RFC 8314 implicit TLS).
+
+TLS 1.2 is the minimum (RFC 8996 deprecates 1.0/1.1); compression is off (CRIME); the
+cipher list is OpenSSL's default for that minimum, which has forward secrecy first. No
+client certificate is asked for: SMTP clients authenticate with AUTH (RFC 4954).
+
+``ssl`` loads keys from files only. A key given as PEM bytes (postseal's own certificate,
+unsealed from the store) is re-encrypted under a random one-time passphrase before it
+touches the temporary file, so nothing usable is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import ssl
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from postseal.errors import CertificateFormatError, ConfigError
+
+__all__ = ["check_server_context", "server_context"]
+
+
+def server_context(*, cert_chain: bytes | Path, key: bytes | Path) -> ssl.SSLContext:
+    """A server context from a PEM certificate chain (leaf first) and its PEM private key.
+
+    Each of ``cert_chain`` and ``key`` is either the PEM bytes or a path to a PEM file.
+    Raises :class:`~postseal.errors.CertificateFormatError` when they cannot be loaded or
+    do not match.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.options |= ssl.OP_NO_RENEGOTIATION
+    with tempfile.TemporaryDirectory(prefix="postseal-tls-") as scratch:
+        cert_path = _as_file(cert_chain, Path(scratch, "chain.pem"))
+        passphrase: bytes | None = None
+        if isinstance(key, bytes):
+            passphrase = secrets.token_bytes(32)
+            key = _write_private(_reencrypted(key, passphrase), Path(scratch, "key.pem"))
+        try:
+            context.load_cert_chain(cert_path, key, password=passphrase)
+        except (ssl.SSLError, OSError) as exc:
+            raise CertificateFormatError(
+                f"cannot load the SMTP TLS certificate and key: {exc.strerror or exc}",
+                hint="give a PEM certificate chain (leaf first) and its matching PEM key",
+            ) from None
+    return context
+
+
+def check_server_context(context: ssl.SSLContext) -> None:
+    """Refuse a context that would allow TLS below 1.2 or that is not a server context."""
+    if context.protocol != ssl.PROTOCOL_TLS_SERVER:
+        raise ConfigError("the SMTP TLS context must be a server context (PROTOCOL_TLS_SERVER)")
+    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
+        raise ConfigError(
+            f"the SMTP TLS context allows {context.minimum_version.name}",
+            hint="build it with postseal.protocols.smtp.tls.server_context (TLS 1.2 minimum)",
+        )
+
+
+def _as_file(value: bytes | Path, scratch: Path) -> Path:
+    if isinstance(value, Path):
+        return value
+    scratch.write_bytes(value)
+    return scratch
+
+
+def _reencrypted(key_pem: bytes, passphrase: bytes) -> bytes:
+    try:
+        private_key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        raise CertificateFormatError(
+            "the SMTP TLS private key is not an unencrypted PEM private key"
+        ) from None
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+
+
+def _write_private(data: bytes, path: Path) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return path
