@@ -16,11 +16,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_testdata() -> Path:
-    """``../shared/testdata`` beside the checkout (or ``$POSTSEAL_SHARED_DIR/testdata``)."""
-    base = Path(os.environ.get("POSTSEAL_SHARED_DIR", REPO.parent / "shared"))
+    """``../shared/testdata`` beside the checkout (or ``$POSTSEAL_TEST_SHARED_DIR/testdata``)."""
+    base = Path(os.environ.get("POSTSEAL_TEST_SHARED_DIR", REPO.parent / "shared"))
     path = base / "testdata"
     if not path.is_dir():
-        pytest.skip(f"shared test data not found at {path} (set POSTSEAL_SHARED_DIR)")
+        pytest.skip(f"shared test data not found at {path} (set POSTSEAL_TEST_SHARED_DIR)")
     return path
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from postseal.config import Settings
+from postseal.config import ENV_MASTER_KEY, Settings
 from postseal.custody import MasterKey
 from postseal.errors import ConflictError, StoreError
 from postseal.pki.export import to_pem_bundle
@@ -25,6 +25,7 @@ from postseal.protocols.http.pki import Publication, pki_app
 from postseal.protocols.http.server import HttpListener
 from postseal.services.certificates import CertificateService
 from postseal.services.clock import Clock, system_clock
+from postseal.services.contacts import ContactService
 from postseal.services.custody import (
     MASTER_KEY_FILE,
     create_master_key,
@@ -34,7 +35,8 @@ from postseal.services.custody import (
 from postseal.services.directory import DirectoryService
 from postseal.services.enrollment import EnrollmentService
 from postseal.services.passwords import PasswordService
-from postseal.services.setup import InitRequest, InitResult, SetupService
+from postseal.services.setup import InitRequest, InitResult, SetupService, check_request
+from postseal.services.smime import SmimeService
 from postseal.services.templates import TemplateService
 from postseal.services.trust import TrustService
 from postseal.store.ports import CertificateRole, Store
@@ -56,6 +58,8 @@ class Services:
     enrollment: EnrollmentService
     passwords: PasswordService
     templates: TemplateService
+    contacts: ContactService
+    smime: SmimeService
     meta: Mapping[str, str]
 
 
@@ -71,17 +75,28 @@ def _wire(
         store, certificates=certificates, trust=trust, passwords=passwords, clock=clock
     )
     enrollment = EnrollmentService(store, certificates=certificates, clock=clock)
-    return Services(
+    contacts = ContactService(store, trust=trust, clock=clock)
+    smime = SmimeService(
         store,
-        master,
-        clock,
-        certificates,
-        trust,
-        directory,
-        enrollment,
-        passwords,
-        TemplateService(store),
-        meta,
+        certificates=certificates,
+        trust=trust,
+        directory=directory,
+        contacts=contacts,
+        clock=clock,
+    )
+    return Services(
+        store=store,
+        master=master,
+        clock=clock,
+        certificates=certificates,
+        trust=trust,
+        directory=directory,
+        enrollment=enrollment,
+        passwords=passwords,
+        templates=TemplateService(store),
+        contacts=contacts,
+        smime=smime,
+        meta=meta,
     )
 
 
@@ -94,6 +109,15 @@ async def open_services(
     clock: Clock = system_clock,
 ) -> AsyncIterator[Services]:
     """Unlock and open an initialised data directory."""
+    if ENV_MASTER_KEY not in environ and not (settings.data_dir / MASTER_KEY_FILE).exists():
+        status = None
+        with contextlib.suppress(StoreError):
+            status = await check(settings.store.database_url)
+        if status is None or status.current is None:
+            raise StoreError(
+                f"{settings.data_dir} is not initialised",
+                hint="run `postseal init --org NAME --domain DOMAIN` (or pass --data-dir)",
+            )
     master = load_master_key(settings.data_dir, environ)
     store = await open_store(settings.store.database_url, migrate=migrate)
     try:
@@ -119,6 +143,7 @@ async def initialise(
 ) -> InitResult:
     """``postseal init``: refuses, changing nothing, when the data dir is in use."""
     data_dir = settings.data_dir
+    check_request(request)
     if (data_dir / MASTER_KEY_FILE).exists():
         raise ConflictError(
             f"{data_dir} is already initialised (it holds {MASTER_KEY_FILE}); nothing was changed",

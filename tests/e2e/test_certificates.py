@@ -312,12 +312,6 @@ async def test_find_encryption_certs_skips_a_disabled_user(mixed: Org) -> None:
     assert set(lookup.found) == {"bob@example.org"}
 
 
-@pytest.mark.xfail(
-    reason="CertificateService.renew checks role and revocation but not superseded_by: renewing "
-    "a certificate that was already renewed issues another one, leaves the first renewal "
-    "'valid' but unlinked, and overwrites the old certificate's superseded_by link",
-    strict=True,
-)
 def test_renewing_an_already_renewed_certificate_is_refused(own: Org) -> None:
     old = own.serial_of("bob@example.org")
     first = own.json("cert", "renew", old)["serial"]
@@ -329,15 +323,12 @@ def test_renewing_an_already_renewed_certificate_is_refused(own: Org) -> None:
     assert own.json("cert", "show", old)["superseded_by"] == first
 
 
-@pytest.mark.xfail(
-    reason="CertificateService._ca treats a revoked issuing CA as absent and says 'the "
-    "issuing CA is missing — run `postseal init` first', but init refuses an initialised "
-    "data dir; the message should say the issuing CA was revoked",
-    strict=True,
-)
 def test_after_revoking_the_issuing_ca_issuance_says_why(own: Org) -> None:
     issuing = next(s for s, row in _certs(own).items() if row["role"] == "issuing")
-    own.ok("cert", "revoke", issuing, "--reason", "keyCompromise")
+    refused = own.run("cert", "revoke", issuing, "--reason", "keyCompromise")
+    assert refused.status == 1
+    assert "--force" in refused.stderr
+    own.ok("cert", "revoke", issuing, "--reason", "keyCompromise", "--force")
     before = own.state()
     result = own.run("user", "add", "erin@example.org")
     assert result.status == 1

@@ -540,12 +540,6 @@ def test_init_with_bad_input_is_refused_and_can_be_retried(
     assert retry.status == 0, retry.stderr
 
 
-@pytest.mark.xfail(
-    reason="runtime.initialise runs the schema migration (creating postseal.db) before "
-    "SetupService.initialise validates org/domain/hostname/PKI URL, so a refused init "
-    "leaves an empty store behind",
-    strict=True,
-)
 @pytest.mark.parametrize(("extra", "fragment"), BAD_INIT)
 def test_init_with_bad_input_writes_nothing(
     tmp_path: Path, extra: list[str], fragment: str
@@ -556,11 +550,6 @@ def test_init_with_bad_input_writes_nothing(
     assert not data_dir.exists() or list(data_dir.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    reason="pki.authority.PkiUrls only checks the http:// prefix; a query or fragment is "
-    "accepted and baked into every AIA/CRLDP URL as 'http://host/pki?q=1/issuing.crl'",
-    strict=True,
-)
 @pytest.mark.parametrize("url", ["http://pki.example.org/pki?q=1", "http://pki.example.org/pki#x"])
 def test_init_refuses_a_pki_url_with_query_or_fragment(tmp_path: Path, url: str) -> None:
     result = invoke(tmp_path / "org", *_init_args(["--pki-url", url]))

@@ -87,7 +87,7 @@ def test_detached_headers_and_micalg() -> None:
 def test_opaque_headers() -> None:
     signed = _sign("carol", opaque=True)
     assert signed.startswith(b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; ")
-    assert b"smime-type=signed-data; name=smime.p7m" in signed
+    assert b'smime-type=signed-data; name="smime.p7m"' in signed
 
 
 def test_ed25519_uses_rfc8419_identifiers() -> None:

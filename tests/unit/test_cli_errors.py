@@ -103,10 +103,14 @@ def test_the_help_of_a_subcommand_names_it(capsys: pytest.CaptureFixture[str]) -
     assert "`postseal cert revoke --help`" in line
 
 
-def test_global_options_go_before_the_command(capsys: pytest.CaptureFixture[str]) -> None:
-    """``--json`` and ``--data-dir`` belong to ``postseal`` itself, not to the command."""
-    line = _usage_error(capsys, ["user", "list", "--json"])
-    assert "--json" in line
+def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
+    """``--json`` and ``--data-dir`` are accepted before or after the command."""
+    parser = build_parser()
+    after = parser.parse_args(["user", "list", "--json", "--data-dir", str(tmp_path)])
+    before = parser.parse_args(["--json", "--data-dir", str(tmp_path), "user", "list"])
+    assert after.json and before.json
+    assert after.data_dir == before.data_dir == tmp_path
+    assert parser.parse_args(["user", "list"]).json is False
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

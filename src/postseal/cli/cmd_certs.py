@@ -49,6 +49,9 @@ def register(groups: Any) -> None:
     )
     revoke.add_argument("serial")
     revoke.add_argument("--reason", required=True, choices=SUBSCRIBER_REASONS)
+    revoke.add_argument(
+        "--force", action="store_true", help="allow revoking one of postseal's own CAs"
+    )
     revoke.set_defaults(handler=_revoke)
     renew = certs.add_parser("renew", help="a new certificate and key for the same user")
     renew.add_argument("serial")
@@ -136,7 +139,9 @@ async def _show(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _revoke(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
-        record = await services.certificates.revoke(args.serial, reason=args.reason, actor=ACTOR)
+        record = await services.certificates.revoke(
+            args.serial, reason=args.reason, actor=ACTOR, allow_ca=args.force
+        )
     ctx.out.message(
         f"revoked {record.serial} ({record.revocation_reason}); the CRL was re-issued",
         serial=record.serial,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from postseal import __version__
-from postseal.cli import cmd_admin, cmd_certs, cmd_directory, cmd_pki, cmd_users
+from postseal.cli import cmd_admin, cmd_certs, cmd_directory, cmd_pki, cmd_smime, cmd_users
 from postseal.cli.context import Context
 from postseal.cli.output import Output
 from postseal.config import ENV_DATA_DIR, load_settings
@@ -46,9 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups.required = True
-    for module in (cmd_admin, cmd_users, cmd_certs, cmd_pki, cmd_directory):
+    for module in (cmd_admin, cmd_users, cmd_certs, cmd_pki, cmd_directory, cmd_smime):
         module.register(groups)
+    _accept_global_options_everywhere(parser)
     return parser
+
+
+def _accept_global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--json``, ``--data-dir`` and ``--database-url`` follow the command too
+    (``postseal user list --json``). SUPPRESS keeps a value given before the command."""
+    for action in parser._actions:  # argparse has no public walk over sub-commands
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in action.choices.values():
+            if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
+                _accept_global_options_everywhere(sub)
+                continue
+            sub.add_argument(
+                "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
+            sub.add_argument(
+                "--data-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
+            sub.add_argument("--database-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _settings_from(args: argparse.Namespace) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -40,6 +41,7 @@ __all__ = [
     "build_service_ca",
     "build_tls_certificate",
     "build_user_certificate",
+    "check_org",
 ]
 
 ROOT_VALIDITY_DAYS = 7305
@@ -57,11 +59,19 @@ class PkiUrls:
     base: str
 
     def __post_init__(self) -> None:
-        if not self.base.startswith("http://") or len(self.base) > 200:
+        parts = urlsplit(self.base)
+        if parts.scheme != "http" or not parts.hostname or len(self.base) > 200:
             raise InputError(
-                f"the PKI URL {self.base!r} must be a plain http:// URL "
+                f"the PKI URL {self.base!r} must be a plain http:// URL with a host "
                 "(RFC 5280 §4.2.1.13: relying parties fetch CRLs without TLS)"
             )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise InputError(
+                f"the PKI URL {self.base!r} must not carry a query, a fragment or credentials: "
+                "file names are appended to its path"
+            )
+        if any(c.isspace() or ord(c) < 0x21 or ord(c) > 0x7E for c in self.base):
+            raise InputError(f"the PKI URL {self.base!r} must be printable ASCII without spaces")
 
     def _join(self, name: str) -> str:
         return f"{self.base.rstrip('/')}/{name}"
@@ -91,7 +101,8 @@ class PkiUrls:
         return self._join("service.crl")
 
 
-def _check_org(org: str) -> str:
+def check_org(org: str) -> str:
+    """The organisation name as it goes into CA subjects; InputError when unusable."""
     org = org.strip()
     if not org or len(org) > _MAX_ORG or any(ord(c) < 0x20 for c in org):
         raise InputError(f"the organisation name must be 1 to {_MAX_ORG} printable characters")
@@ -99,7 +110,7 @@ def _check_org(org: str) -> str:
 
 
 def _ca_name(org: str, label: str) -> x509.Name:
-    org = _check_org(org)
+    org = check_org(org)
     common = f"{org} {label}"
     if len(common) > 64:
         common = f"postseal {label}"

@@ -149,6 +149,20 @@ class CertificateService:
             ca = await tx.certificates.current_ca(role)
             return None if ca is None else await tx.crls.latest(ca.serial)
 
+    async def current_for(self, address: str) -> CertificateRecord:
+        """The user's newest certificate that is neither revoked nor expired; NotFoundError
+        naming the fix otherwise."""
+        now = self._clock()
+        async with self._store.begin() as tx:
+            user = await _require_user(tx, address)
+            for record in await tx.certificates.list(user_id=user.id):
+                if record.revoked_at is None and record.not_before <= now < record.not_after:
+                    return record
+        raise NotFoundError(
+            f"{user.address} has no valid certificate",
+            hint=f"issue one with `postseal cert issue {user.address}`",
+        )
+
     async def private_key(self, record: CertificateRecord) -> PrivateKey:
         if record.wrapped_key is None:
             raise NotFoundError(f"postseal holds no private key for certificate {record.serial}")
@@ -189,6 +203,11 @@ class CertificateService:
         if old.revoked_at is not None:
             raise ConflictError(
                 f"certificate {old.serial} is revoked; issue a new one with `postseal cert issue`"
+            )
+        if old.superseded_by is not None:
+            raise ConflictError(
+                f"certificate {old.serial} was already renewed by {old.superseded_by}",
+                hint=f"renew {old.superseded_by} instead",
             )
         async with self._store.begin() as tx:
             user = await tx.users.get_by_id(old.user_id)
@@ -274,6 +293,13 @@ class CertificateService:
     ) -> tuple[CertificateRecord, x509.Certificate, CaKey]:
         record = await tx.certificates.current_ca(role)
         if record is None or record.wrapped_key is None:
+            revoked = [r for r in await tx.certificates.list(role=role) if r.revoked_at is not None]
+            if revoked:
+                raise ConflictError(
+                    f"the {role.value} CA was revoked on {revoked[0].revoked_at:%Y-%m-%d} "
+                    f"({revoked[0].revocation_reason}); postseal issues nothing under a revoked CA",
+                    hint="a new issuing CA needs a new organisation in a new --data-dir; restore a backup if the revocation was a mistake",
+                )
             raise NotFoundError(f"the {role.value} CA is missing", hint="run `postseal init` first")
         key = self._master.unwrap_private_key(record.wrapped_key, label=record.serial)
         if not isinstance(key, _CA_KEY_TYPES):
@@ -282,8 +308,13 @@ class CertificateService:
 
     # -- revocation ------------------------------------------------------------------
 
-    async def revoke(self, serial: str, *, reason: str, actor: str) -> CertificateRecord:
-        """Revoke, withdraw it from the directory, and re-issue the issuer's CRL — atomically."""
+    async def revoke(
+        self, serial: str, *, reason: str, actor: str, allow_ca: bool = False
+    ) -> CertificateRecord:
+        """Revoke, withdraw it from the directory, and re-issue the issuer's CRL — atomically.
+
+        Revoking one of postseal's own CAs stops all issuance under it for good, so it is
+        refused unless ``allow_ca``."""
         reason_name = crl.parse_reason(reason)
         wanted = normalise_serial(serial)
         async with self._store.begin() as tx:
@@ -293,6 +324,12 @@ class CertificateService:
             if record.role is CertificateRole.ROOT:
                 raise ConflictError(
                     "the root CA cannot revoke itself; retire the whole PKI instead"
+                )
+            if record.role in CA_ROLES and not allow_ca:
+                raise ConflictError(
+                    f"{record.serial} is postseal's {record.role.value} CA: revoking it stops "
+                    "all issuance under it for good",
+                    hint="add --force if that is what you mean",
                 )
             await tx.certificates.revoke(record.serial, at=self._clock(), reason=reason_name)
             if record.user_id is not None:

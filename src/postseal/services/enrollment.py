@@ -57,7 +57,18 @@ class EnrollmentService:
         now = self._clock()
         async with self._store.begin() as tx:
             template = await self._certs.effective_template(tx, user.template)
-            current = _current(await tx.certificates.list(user_id=user.id), template.name, now)
+            records = await tx.certificates.list(user_id=user.id)
+            current = _current(records, template.name, now)
+            # Valid certificates of a superseded template: the re-issue replaces them.
+            replaced = [
+                r.serial
+                for r in records
+                if r.role is CertificateRole.USER
+                and r.template != template.name
+                and r.revoked_at is None
+                and r.superseded_by is None
+                and r.not_after > now
+            ]
         need: str | None = None
         if user.enabled:
             if current is None:
@@ -78,8 +89,8 @@ class EnrollmentService:
                 fresh = await tx.users.update(fresh.id, template=template.name)
             if key is not None and need is not None:
                 issued = await self._certs.issue_prepared(tx, fresh, template, key)
-                if current is not None:
-                    await tx.certificates.set_superseded(current.serial, issued.record.serial)
+                for serial in ([current.serial] if current is not None else []) + replaced:
+                    await tx.certificates.set_superseded(serial, issued.record.serial)
                 detail = f"certificate {issued.record.serial} (template {template.name})"
                 if need == "renewed" and current is not None:
                     detail += (

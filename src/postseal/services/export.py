@@ -12,12 +12,11 @@ from typing import Literal
 
 from cryptography import x509
 
-from postseal.errors import InputError, NotFoundError
-from postseal.mail.address import parse_address
+from postseal.errors import InputError
 from postseal.pki.export import to_pem_bundle, to_pkcs12
 from postseal.services.certificates import CertificateService
 from postseal.services.clock import Clock
-from postseal.store.ports import CertificateRecord, CertificateRole, Store
+from postseal.store.ports import CertificateRole, Store
 
 __all__ = ["ExportService", "Exported"]
 
@@ -38,22 +37,6 @@ class ExportService:
         self._certs = certificates
         self._clock = clock
 
-    async def current_for(self, address: str) -> CertificateRecord:
-        """The user's newest certificate that is neither revoked nor expired."""
-        canonical = str(parse_address(address))
-        now = self._clock()
-        async with self._store.begin() as tx:
-            user = await tx.users.get(canonical)
-            if user is None:
-                raise NotFoundError(f"no user {canonical} in the directory")
-            for record in await tx.certificates.list(user_id=user.id):
-                if record.revoked_at is None and record.not_before <= now < record.not_after:
-                    return record
-        raise NotFoundError(
-            f"{canonical} has no valid certificate",
-            hint=f"issue one with `postseal cert issue {canonical}`",
-        )
-
     async def export(
         self,
         address: str,
@@ -71,7 +54,7 @@ class ExportService:
             )
         if legacy and fmt != "p12":
             raise InputError("--legacy-p12 applies to --format p12 only")
-        record = await self.current_for(address)
+        record = await self._certs.current_for(address)
         cert = x509.load_der_x509_certificate(record.der)
         if fmt == "der":
             return Exported(record.der, record.serial, binary=True, secret=False)

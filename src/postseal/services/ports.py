@@ -28,14 +28,14 @@ __all__ = [
 class ScanVerdict(enum.StrEnum):
     CLEAN = "clean"
     INFECTED = "infected"
-    ERROR = "error"          # the scanner could not scan (down, timeout, over its size limit)
+    ERROR = "error"  # the scanner could not scan (down, timeout, over its size limit)
 
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     verdict: ScanVerdict
-    signature: str | None = None   # the malware name, when infected
-    detail: str = ""               # a sentence for logs and quarantine listings
+    signature: str | None = None  # the malware name, when infected
+    detail: str = ""  # a sentence for logs and quarantine listings
 
 
 class Scanner(Protocol):
@@ -46,8 +46,8 @@ class Scanner(Protocol):
 
 class RelayOutcome(enum.StrEnum):
     DELIVERED = "delivered"
-    DEFERRED = "deferred"    # 4xx or a connection problem: retry later
-    FAILED = "failed"        # 5xx: give up, send a DSN
+    DEFERRED = "deferred"  # 4xx or a connection problem: retry later
+    FAILED = "failed"  # 5xx: give up, send a DSN
 
 
 class Relay(Protocol):
@@ -61,8 +61,8 @@ class Relay(Protocol):
 
 
 class Listener(enum.StrEnum):
-    SMTP = "smtp"                # MX: mail from other servers, local recipients only
-    SUBMISSION = "submission"    # 587, STARTTLS then AUTH
+    SMTP = "smtp"  # MX: mail from other servers, local recipients only
+    SUBMISSION = "submission"  # 587, STARTTLS then AUTH
     SUBMISSIONS = "submissions"  # 465, implicit TLS then AUTH
 
 
@@ -73,10 +73,10 @@ class Envelope:
     listener: Listener
     client_address: str
     helo: str
-    auth_user: str | None        # canonical address after AUTH, else None
-    mail_from: str               # "" for the null reverse-path
+    auth_user: str | None  # canonical address after AUTH, else None
+    mail_from: str  # "" for the null reverse-path
     rcpt_tos: tuple[str, ...]
-    data: bytes                  # CRLF line ends, dot-unstuffed, as received
+    data: bytes  # CRLF line ends, dot-unstuffed, as received
     smtputf8: bool = False
     body_8bit: bool = False
     tls: bool = False

@@ -27,7 +27,7 @@ from postseal.services.clock import Clock
 from postseal.services.passwords import PasswordService, generate_password
 from postseal.store.ports import CertificateRole, NewUser, Store, TemplateRecord, Transaction
 
-__all__ = ["InitRequest", "InitResult", "SetupService"]
+__all__ = ["InitRequest", "InitResult", "SetupService", "check_request"]
 
 _HOSTNAME_LABEL = "abcdefghijklmnopqrstuvwxyz0123456789-"
 
@@ -62,6 +62,14 @@ def _check_hostname(hostname: str) -> str:
     return host
 
 
+def check_request(request: InitRequest) -> None:
+    """Validate everything ``init`` was given before anything is written (InputError)."""
+    parse_address(f"{request.admin_local_part}@{request.domain}")
+    _check_hostname(request.hostname)
+    authority.PkiUrls(request.pki_url)
+    authority.check_org(request.org)
+
+
 class SetupService:
     def __init__(
         self, store: Store, master: MasterKey, *, clock: Clock, passwords: PasswordService
@@ -72,6 +80,7 @@ class SetupService:
         self._passwords = passwords
 
     async def initialise(self, request: InitRequest) -> InitResult:
+        check_request(request)
         domain = parse_address(f"{request.admin_local_part}@{request.domain}")
         hostname = _check_hostname(request.hostname)
         urls = authority.PkiUrls(request.pki_url)

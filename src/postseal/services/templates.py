@@ -32,8 +32,11 @@ class TemplateService:
             profile.renewal_days,
         )
         async with self._store.begin() as tx:
-            if await tx.templates.get(profile.name) is not None:
-                raise ConflictError(f"a template named {profile.name!r} already exists")
+            clash = [
+                t.name for t in await tx.templates.list() if t.name.lower() == profile.name.lower()
+            ]
+            if clash:
+                raise ConflictError(f"a template named {clash[0]!r} already exists")
             await tx.templates.put(record)
             await tx.audit.append(actor=actor, action="template.add", target=profile.name)
         return record

@@ -17,7 +17,6 @@ Contract of :func:`encrypt`:
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from postseal.smime.ciphers import (
     encrypt_content,
 )
 from postseal.smime.headers import split_outer_inner
+from postseal.smime.mime import build_pkcs7_mime
 
 __all__ = ["EncryptResult", "Recipient", "encrypt", "encrypt_entity"]
 
@@ -201,22 +201,6 @@ def encrypt_entity(
     return der, choice
 
 
-def _pkcs7_mime(der: bytes, *, authenticated: bool) -> bytes:
-    """The application/pkcs7-mime entity (RFC 8551 §3.3); the lead merges this with
-    ``smime/mime.py``."""
-    smime_type = b"authEnveloped-data" if authenticated else b"enveloped-data"
-    b64 = base64.b64encode(der)
-    lines = b"".join(b64[i : i + 76] + b"\r\n" for i in range(0, len(b64), 76))
-    return (
-        b"MIME-Version: 1.0\r\n"
-        b"Content-Type: application/pkcs7-mime; smime-type=" + smime_type + b";\r\n"
-        b' name="smime.p7m"\r\n'
-        b"Content-Transfer-Encoding: base64\r\n"
-        b'Content-Disposition: attachment; filename="smime.p7m"\r\n'
-        b"\r\n" + lines
-    )
-
-
 def encrypt(
     content: bytes,
     *,
@@ -231,6 +215,20 @@ def encrypt(
     who is known not to read an explicitly chosen ``cipher``.
     """
     outer, inner = split_outer_inner(content, protect=protect_headers)
+    return envelope(outer, inner, recipients=recipients, cipher=cipher, rng=rng)
+
+
+def envelope(
+    outer: bytes,
+    inner: bytes,
+    *,
+    recipients: Sequence[Recipient],
+    cipher: str | None = None,
+    rng: Rng | None = None,
+) -> EncryptResult:
+    """The message ``outer`` header fields + the application/pkcs7-mime entity enveloping
+    ``inner`` (RFC 8551 §3.3). Sign-then-encrypt passes a signed ``inner`` here."""
     der, choice = encrypt_entity(inner, recipients=recipients, cipher=cipher, rng=rng)
     authenticated = CIPHERS[choice.content_cipher].authenticated
-    return EncryptResult(outer + _pkcs7_mime(der, authenticated=authenticated), choice)
+    smime_type = "authEnveloped-data" if authenticated else "enveloped-data"
+    return EncryptResult(outer + build_pkcs7_mime(der, smime_type=smime_type), choice)

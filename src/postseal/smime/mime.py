@@ -102,9 +102,9 @@ def build_pkcs7_mime(der: bytes, *, smime_type: str) -> bytes:
             b"MIME-Version: 1.0\r\n",
             b"Content-Type: application/pkcs7-mime; smime-type="
             + smime_type.encode("ascii")
-            + b"; name=smime.p7m\r\n",
+            + b'; name="smime.p7m"\r\n',
             b"Content-Transfer-Encoding: base64\r\n",
-            b"Content-Disposition: attachment; filename=smime.p7m\r\n",
+            b'Content-Disposition: attachment; filename="smime.p7m"\r\n',
             b"\r\n",
             base64_lines(der),
         ]
