@@ -4,7 +4,10 @@ from postseal.config.loader import ENV_DATA_DIR, ENV_MASTER_KEY, load_settings
 from postseal.config.settings import (
     ListenAddress,
     LogSettings,
+    MailSettings,
     PkiSettings,
+    QueueSettings,
+    RelaySettings,
     Settings,
     StoreSettings,
 )
@@ -14,7 +17,10 @@ __all__ = [
     "ENV_MASTER_KEY",
     "ListenAddress",
     "LogSettings",
+    "MailSettings",
     "PkiSettings",
+    "QueueSettings",
+    "RelaySettings",
     "Settings",
     "StoreSettings",
     "load_settings",

@@ -22,7 +22,10 @@ from typing import Any
 from postseal.config.settings import (
     ListenAddress,
     LogSettings,
+    MailSettings,
     PkiSettings,
+    QueueSettings,
+    RelaySettings,
     Settings,
     StoreSettings,
 )
@@ -90,6 +93,42 @@ def _level(value: Any, where: str) -> str:
     return value.upper()
 
 
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or len(value) > 1024:
+        raise ConfigError(f"{where}: expected a string")
+    return value
+
+
+def _domains(value: Any, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: expected a list of domains")
+    return tuple(i.strip().lower() for i in items if i.strip())
+
+
+def _clamd(value: Any, where: str) -> str:
+    text = _string(value, where)
+    if text and not text.startswith(("unix:", "tcp:")):
+        raise ConfigError(
+            f"{where}: expected unix:/path/to/clamd.sock or tcp:HOST:PORT, got {text!r}"
+        )
+    return text
+
+
+def _host_port(value: Any, where: str) -> str:
+    text = _string(value, where)
+    host, colon, port = text.rpartition(":")
+    if text and (not colon or not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise ConfigError(f"{where}: expected HOST:PORT, got {text!r}")
+    return text
+
+
+def _policy(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    return value
+
+
 def _listen_table(value: Any, where: str) -> tuple[ListenAddress, ...]:
     if isinstance(value, str):
         return parse_listen(value.split(","), where)
@@ -118,6 +157,30 @@ KEYS: dict[str, _Key] = {
         lambda _: 60, _integer(1, 10080), "how often `serve` runs auto-enrollment"
     ),
     "log.level": _Key(lambda _: "INFO", _level, "DEBUG, INFO, WARNING or ERROR"),
+    "mail.local_domains": _Key(
+        lambda _: (), _domains, "domains delivered here (default: the organisation's)"
+    ),
+    "mail.max_message_bytes": _Key(
+        lambda _: 25 << 20, _integer(1024, 1 << 30), "largest message accepted"
+    ),
+    "mail.max_recipients": _Key(lambda _: 100, _integer(1, 10000), "recipients per message"),
+    "mail.clamd": _Key(
+        lambda _: "", _clamd, "clamd socket: unix:/path or tcp:HOST:PORT; empty: no scanning"
+    ),
+    "relay.smart_host": _Key(
+        lambda _: "", _host_port, "HOST:PORT of the smart host for remote mail"
+    ),
+    "relay.require_tls": _Key(
+        lambda _: True, _boolean, "refuse to relay without STARTTLS and a valid certificate"
+    ),
+    "relay.ca_file": _Key(lambda _: "", _string, "PEM bundle of CAs to verify the smart host"),
+    "queue.retry_initial_seconds": _Key(
+        lambda _: 60, _integer(1, 86400), "first retry delay; doubles"
+    ),
+    "queue.retry_max_seconds": _Key(lambda _: 14400, _integer(1, 86400), "longest retry delay"),
+    "queue.expire_hours": _Key(lambda _: 120, _integer(1, 720), "give up and send a DSN after"),
+    "queue.lease_seconds": _Key(lambda _: 300, _integer(5, 3600), "a runner's hold on a recipient"),
+    "policy": _Key(lambda _: {}, _policy, "the policy rules table (see docs/policy.md)"),
     "listen": _Key(
         lambda _: (ListenAddress("http", "127.0.0.1", 8080),),
         _listen_table,
@@ -125,7 +188,7 @@ KEYS: dict[str, _Key] = {
     ),
 }
 
-_LISTENER_NAMES = ("http",)
+_LISTENER_NAMES = ("http", "smtp", "submission", "submissions")
 
 
 def parse_listen(items: Sequence[str], where: str) -> tuple[ListenAddress, ...]:
@@ -154,8 +217,8 @@ def _env_name(key: str) -> str:
 def _flatten(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for section, value in table.items():
-        if section == "listen":
-            flat["listen"] = value
+        if section in ("listen", "policy"):
+            flat[section] = value
             continue
         if not isinstance(value, Mapping):
             raise ConfigError(
@@ -229,22 +292,49 @@ def load_settings(
         ),
         log=LogSettings(level=values["log.level"]),
         listen=values["listen"],
+        mail=MailSettings(
+            local_domains=values["mail.local_domains"],
+            max_message_bytes=values["mail.max_message_bytes"],
+            max_recipients=values["mail.max_recipients"],
+            clamd=values["mail.clamd"],
+        ),
+        relay=RelaySettings(
+            smart_host=values["relay.smart_host"],
+            require_tls=values["relay.require_tls"],
+            ca_file=values["relay.ca_file"],
+        ),
+        queue=QueueSettings(
+            retry_initial_seconds=values["queue.retry_initial_seconds"],
+            retry_max_seconds=values["queue.retry_max_seconds"],
+            expire_hours=values["queue.expire_hours"],
+            lease_seconds=values["queue.lease_seconds"],
+        ),
+        policy=values["policy"],
         sources=sources,
     )
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(key, effective value, source) for every key, for ``postseal config show``."""
-    shown = {
-        "store.database_url": _redact_url(settings.store.database_url),
-        "pki.revocation_fail_open": str(settings.pki.revocation_fail_open).lower(),
-        "pki.crl_validity_days": str(settings.pki.crl_validity_days),
-        "pki.crl_refresh_hours": str(settings.pki.crl_refresh_hours),
-        "pki.enroll_interval_minutes": str(settings.pki.enroll_interval_minutes),
-        "log.level": settings.log.level,
-        "listen": ", ".join(str(item) for item in settings.listen),
-    }
-    return [(key, shown[key], settings.sources.get(key, "default")) for key in KEYS]
+    rows = []
+    for key in KEYS:
+        if key == "listen":
+            value = ", ".join(str(item) for item in settings.listen)
+        elif key == "policy":
+            value = f"{len(settings.policy)} entries" if settings.policy else "(defaults)"
+        else:
+            section, _, name = key.partition(".")
+            raw = getattr(getattr(settings, section), name)
+            if isinstance(raw, bool):
+                value = str(raw).lower()
+            elif isinstance(raw, tuple):
+                value = ", ".join(raw) or "-"
+            else:
+                value = str(raw) if raw != "" else "-"
+        if key == "store.database_url":
+            value = _redact_url(value)
+        rows.append((key, value, settings.sources.get(key, "default")))
+    return rows
 
 
 def _redact_url(url: str) -> str:

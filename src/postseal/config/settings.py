@@ -9,8 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ListenAddress", "LogSettings", "PkiSettings", "Settings", "StoreSettings"]
+__all__ = [
+    "ListenAddress",
+    "LogSettings",
+    "MailSettings",
+    "PkiSettings",
+    "QueueSettings",
+    "RelaySettings",
+    "Settings",
+    "StoreSettings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,34 @@ class PkiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MailSettings:
+    """The SMTP side: which domains are local, limits, antivirus."""
+
+    local_domains: tuple[str, ...] = ()  # empty: the organisation's domain
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_recipients: int = 100
+    clamd: str = ""  # "unix:/path", "tcp:HOST:PORT", or "" for none
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """Outbound delivery through a smart host (RFC 6409 §3.1 relay)."""
+
+    smart_host: str = ""  # "HOST:PORT"; "" = no remote delivery
+    require_tls: bool = True  # STARTTLS required, certificate verified
+    ca_file: str = ""  # extra CA bundle (PEM) to verify the smart host
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    retry_initial_seconds: int = 60  # first retry; doubles each time
+    retry_max_seconds: int = 4 * 3600
+    expire_hours: int = 120  # then a DSN to the sender (RFC 3464)
+    lease_seconds: int = 300  # a runner's hold on a recipient
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -51,6 +89,11 @@ class Settings:
     pki: PkiSettings
     log: LogSettings
     listen: tuple[ListenAddress, ...]
+    mail: MailSettings = field(default_factory=MailSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    """The raw ``[policy]`` table; :func:`postseal.policy.load_rules` parses it."""
     sources: Mapping[str, str] = field(default_factory=dict)
     """For each dotted key, where its value came from: ``default``, ``file PATH``,
     ``env NAME`` or ``option --flag``."""
