@@ -82,6 +82,33 @@ def parse_fields(entity: bytes) -> tuple[list[Field], bytes]:
     return fields, body
 
 
+def _declares_hp(fields: list[Field]) -> bool:
+    content_type = b"".join(raw for name, raw in fields if name == "content-type")
+    return bool(_HP_PARAM.search(re.sub(rb"\r\n[ \t]", b" ", content_type)))
+
+
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"]{1,70})"|([^\s;"]{1,70}))', re.IGNORECASE)
+
+
+def _signed_part_fields(fields: list[Field], body: bytes) -> list[Field] | None:
+    """The header fields of the first part of a multipart/signed entity, else None."""
+    content_type = re.sub(
+        rb"\r\n[ \t]", b" ", b"".join(r for n, r in fields if n == "content-type")
+    )
+    if b"multipart/signed" not in content_type.lower():
+        return None
+    match = _BOUNDARY.search(content_type)
+    if match is None:
+        return None
+    delimiter = b"--" + (match.group(1) or match.group(2))
+    start = body.find(delimiter)
+    if start < 0:
+        return None
+    part = body[start + len(delimiter) :].split(b"\r\n", 1)[-1]
+    part_fields, _ = parse_fields(part.split(b"\r\n" + delimiter, 1)[0])
+    return part_fields
+
+
 def _structural(name: str) -> bool:
     return name.startswith("content-") or name == "mime-version"
 
@@ -145,17 +172,23 @@ def restore(outer_message: bytes, inner_entity: bytes) -> tuple[bytes, bool]:
     """
     outer_fields, _ = parse_fields(canonical_crlf(outer_message))
     inner_fields, inner_body = parse_fields(inner_entity)
-    content_type = b"".join(raw for name, raw in inner_fields if name == "content-type")
-    protected = bool(_HP_PARAM.search(re.sub(rb"\r\n[ \t]", b" ", content_type)))
+    protected = _declares_hp(inner_fields)
+    inside = [raw for name, raw in inner_fields if name != "hp-outer"]
+    if not protected:
+        inside = [raw for name, raw in inner_fields if _structural(name)]
+        # Sign-then-encrypt: the protected fields sit on the signed part (RFC 9788 §4.1
+        # puts them on the innermost cryptographic payload); show them, keep the signature.
+        signed_fields = _signed_part_fields(inner_fields, inner_body)
+        if signed_fields is not None and _declares_hp(signed_fields):
+            protected = True
+            inside = [
+                raw for name, raw in signed_fields if not _structural(name) and name != "hp-outer"
+            ] + inside
     kept_outside = [
         raw
         for name, raw in outer_fields
         if not _structural(name) and not (protected and name in _USER_FACING)
     ]
-    if protected:
-        inside = [raw for name, raw in inner_fields if name != "hp-outer"]
-    else:
-        inside = [raw for name, raw in inner_fields if _structural(name)]
     mime_version = (
         [] if any(n == "mime-version" for n, _ in inner_fields) else [b"MIME-Version: 1.0\r\n"]
     )
