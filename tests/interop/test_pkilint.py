@@ -140,7 +140,7 @@ def test_root_arl_with_a_revoked_ca_lints_clean(
     service = next(
         row["serial"] for row in org.json("cert", "list") if row["role"] == "service-issuing"
     )
-    org.ok("cert", "revoke", service, "--reason", "keyCompromise")
+    org.ok("cert", "revoke", service, "--reason", "keyCompromise", "--force")
     arl = _crl_file(org, tmp_path / "arl.pem", "root")
     assert len(x509.load_pem_x509_crl(arl.read_bytes())) == 1
     done = _lint([lint, "lint", "-t", "ARL", "-p", profile, "-s", "ERROR", str(arl)])
