@@ -36,7 +36,8 @@ run: venv
 		$(BIN)/postseal --data-dir "$(DATA_DIR)" init --org "Demo Organisation" --domain example.org \
 			--hostname localhost --pki-url "$(DEMO_URL)" --key-type ecdsa-p256; \
 	fi
-	exec $(BIN)/postseal --data-dir "$(DATA_DIR)" serve --listen http=127.0.0.1:8080
+	exec $(BIN)/postseal --data-dir "$(DATA_DIR)" serve --listen http=127.0.0.1:8080 \
+		--listen smtp=127.0.0.1:2525 --listen submission=127.0.0.1:2587 --listen submissions=127.0.0.1:2465
 
 lint: venv
 	$(BIN)/ruff check src tests bench

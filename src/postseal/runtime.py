@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from postseal.config import ENV_MASTER_KEY, Settings
 from postseal.custody import MasterKey
 from postseal.errors import ConflictError, StoreError
+from postseal.mailserver import build_mail_services, start_smtp_listeners
 from postseal.pki.export import to_pem_bundle
 from postseal.protocols.http.pki import Publication, pki_app
 from postseal.protocols.http.server import HttpListener
@@ -233,6 +234,8 @@ async def serve(
                 loop.add_signal_handler(sig, stop.set)
                 stack.callback(loop.remove_signal_handler, sig)
         bound: dict[str, int] = {}
+        mail = build_mail_services(services, settings)
+        bound.update(await start_smtp_listeners(stack, services, settings, mail))
         prefix = urlsplit(services.meta.get("pki_url", "")).path or "/pki"
         for address in settings.listen:
             if address.name == "http":
@@ -257,9 +260,25 @@ async def serve(
                 )
             ),
         ]
+        jobs.append(asyncio.create_task(mail.delivery.run(stop), name="queue runner"))
         for job in jobs:
             stack.callback(job.cancel)
         log.info("postseal serving %s", ", ".join(f"{k}:{v}" for k, v in bound.items()))
         if ready is not None:
             ready(bound)
         await stop.wait()
+    await _reap_stragglers()
+
+
+async def _reap_stragglers(grace: float = 5.0) -> None:
+    """Cancel what is left (connection handlers, orphaned accepts) and name whatever does
+    not stop in time, so a slow shutdown is diagnosable instead of silent."""
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    if not pending:
+        return
+    _, stuck = await asyncio.wait(pending, timeout=grace)
+    for task in stuck:
+        frames = "; ".join(f"{f.f_code.co_filename}:{f.f_lineno}" for f in task.get_stack(limit=8))
+        log.error("task %s did not stop within %s s: %s", task.get_name(), grace, frames)

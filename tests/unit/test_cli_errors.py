@@ -136,7 +136,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("listen", "fragment"),
     [
-        ("smtp=127.0.0.1:25", "unknown listener 'smtp'"),
+        ("imap=127.0.0.1:143", "unknown listener 'imap'"),
         ("http=localhost", "NAME=HOST:PORT"),
         ("http=127.0.0.1:99999", "99999"),
     ],

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from postseal import __version__
-from postseal.cli import cmd_admin, cmd_certs, cmd_directory, cmd_pki, cmd_smime, cmd_users
+from postseal.cli import (
+    cmd_admin,
+    cmd_certs,
+    cmd_directory,
+    cmd_mail,
+    cmd_pki,
+    cmd_smime,
+    cmd_users,
+)
 from postseal.cli.context import Context
 from postseal.cli.output import Output
 from postseal.config import ENV_DATA_DIR, load_settings
@@ -46,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups.required = True
-    for module in (cmd_admin, cmd_users, cmd_certs, cmd_pki, cmd_directory, cmd_smime):
+    for module in (cmd_admin, cmd_users, cmd_certs, cmd_pki, cmd_directory, cmd_smime, cmd_mail):
         module.register(groups)
     _accept_global_options_everywhere(parser)
     return parser

@@ -180,11 +180,22 @@ KEYS: dict[str, _Key] = {
     "queue.retry_max_seconds": _Key(lambda _: 14400, _integer(1, 86400), "longest retry delay"),
     "queue.expire_hours": _Key(lambda _: 120, _integer(1, 720), "give up and send a DSN after"),
     "queue.lease_seconds": _Key(lambda _: 300, _integer(5, 3600), "a runner's hold on a recipient"),
+    "queue.node_id": _Key(
+        lambda _: "",
+        _string,
+        "this node's name for queue leases (unique per node; default: host name)",
+    ),
     "policy": _Key(lambda _: {}, _policy, "the policy rules table (see docs/policy.md)"),
     "listen": _Key(
-        lambda _: (ListenAddress("http", "127.0.0.1", 8080),),
+        lambda _: (
+            ListenAddress("http", "0.0.0.0", 80),  # noqa: S104 - a server listens on all addresses
+            ListenAddress("smtp", "0.0.0.0", 25),  # noqa: S104
+            ListenAddress("submission", "0.0.0.0", 587),  # noqa: S104
+            ListenAddress("submissions", "0.0.0.0", 465),  # noqa: S104
+        ),
         _listen_table,
-        'listeners, NAME = "HOST:PORT" (http serves CRLs and CA certificates)',
+        'listeners, NAME = "HOST:PORT": http (CRLs, CA certificates), smtp (MX), '
+        "submission (587, STARTTLS), submissions (465, implicit TLS)",
     ),
 }
 
@@ -308,6 +319,7 @@ def load_settings(
             retry_max_seconds=values["queue.retry_max_seconds"],
             expire_hours=values["queue.expire_hours"],
             lease_seconds=values["queue.lease_seconds"],
+            node_id=values["queue.node_id"],
         ),
         policy=values["policy"],
         sources=sources,

@@ -75,6 +75,7 @@ class QueueSettings:
     expire_hours: int = 120  # then a DSN to the sender (RFC 3464)
     lease_seconds: int = 300  # a runner's hold on a recipient
     poll_seconds: float = 1.0
+    node_id: str = ""  # names this node's queue leases; "" = the host name
 
 
 @dataclass(frozen=True, slots=True)

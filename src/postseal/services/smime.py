@@ -143,18 +143,34 @@ class SmimeService:
             await self._contacts.harvest(result)
         return result
 
-    async def recipients(self, addresses: Sequence[str]) -> list[smime_encrypt.Recipient]:
-        """Encryption recipients: directory users, then contacts; PolicyError naming every
-        address without a valid certificate."""
-        lookup = await self._directory.find_encryption_certs(addresses)
-        found = dict(lookup.found)
+    async def lookup(
+        self, addresses: Sequence[str]
+    ) -> tuple[dict[str, x509.Certificate], list[str]]:
+        """Per address a certificate valid for encryption (directory users, then
+        contacts), and the addresses that have none."""
+        found_in_directory = await self._directory.find_encryption_certs(addresses)
+        found = dict(found_in_directory.found)
         missing = []
-        for address in lookup.missing:
+        for address in found_in_directory.missing:
             contact = await self._contacts.encryption_certificate(address)
             if contact is None:
                 missing.append(address)
             else:
                 found[address] = contact
+        return found, missing
+
+    async def can_sign(self, address: str) -> bool:
+        """The server holds a valid signing certificate and key for ``address``."""
+        try:
+            record = await self._certs.current_for(address)
+        except NotFoundError:
+            return False
+        return record.wrapped_key is not None
+
+    async def recipients(self, addresses: Sequence[str]) -> list[smime_encrypt.Recipient]:
+        """Encryption recipients: directory users, then contacts; PolicyError naming every
+        address without a valid certificate."""
+        found, missing = await self.lookup(addresses)
         if missing:
             raise PolicyError(
                 f"cannot encrypt: no valid certificate for {', '.join(missing)}",
@@ -165,6 +181,12 @@ class SmimeService:
             capabilities = await self._contacts.capabilities(address, cert)
             result.append(smime_encrypt.Recipient(address, cert, capabilities))
         return result
+
+    async def sign_message(self, message: bytes, *, as_address: str) -> bytes:
+        """Sign a whole RFC 5322 message: the transport fields (From, To, Subject, …) stay
+        outside, its MIME entity is signed (RFC 8551 §3.5)."""
+        outer, inner = smime_headers.split_outer_inner(message, protect=False)
+        return outer + await self.sign(inner, as_address=as_address)
 
     async def encrypt(
         self,

@@ -94,6 +94,21 @@ class SqlQueueRepository:
         ]
         await execute(self._connection, insert(queue_recipients).values(rows))
 
+    async def release_leases(self, *, owner_prefix: str) -> int:
+        if not owner_prefix:
+            raise ValueError("releasing every runner's leases needs an explicit owner prefix")
+        pattern = owner_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        result = await execute(
+            self._connection,
+            update(queue_recipients)
+            .where(
+                queue_recipients.c.status == _PENDING,
+                queue_recipients.c.lease_owner.like(pattern, escape="\\"),
+            )
+            .values(lease_owner=None, lease_until=None),
+        )
+        return int(result.rowcount or 0)
+
     async def claim_due(
         self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100
     ) -> Sequence[ClaimedMessage]:

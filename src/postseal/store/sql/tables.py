@@ -23,6 +23,8 @@ Choices that are not obvious from the columns:
   columns without touching the overflow pages of its body.
 * ``quarantine.queue_message_id`` has no foreign key: the queue entry
   may be purged while the quarantined copy stays. Mailboxes go with their user.
+* The mailbox tables live in :mod:`postseal.store.sql.mailbox_tables` (re-exported
+  here); the ``MetaData`` and its naming convention in :mod:`postseal.store.sql.metadata`.
 """
 
 from __future__ import annotations
@@ -36,46 +38,51 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     PrimaryKeyConstraint,
     Table,
     Text,
     UniqueConstraint,
 )
 
+from postseal.store.sql.mailbox_tables import (
+    counters,
+    mailbox_acl,
+    mailbox_messages,
+    mailbox_subscriptions,
+    mailbox_summaries,
+    mailbox_vanished,
+    mailboxes,
+    quotas,
+)
+from postseal.store.sql.metadata import metadata
 from postseal.store.sql.types import UtcDateTime
 
 __all__ = [
     "audit",
     "certificates",
     "contacts",
+    "counters",
     "crls",
     "directory_attributes",
     "groups",
     "imported_crls",
+    "mailbox_acl",
     "mailbox_messages",
+    "mailbox_subscriptions",
+    "mailbox_summaries",
+    "mailbox_vanished",
     "mailboxes",
     "meta",
     "metadata",
     "quarantine",
     "queue_messages",
     "queue_recipients",
+    "quotas",
     "templates",
     "trust",
     "user_groups",
     "users",
 ]
-
-# Named constraints let later migrations alter them, and SQLite's batch mode recreate them.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 meta = Table(
     "meta",
@@ -248,34 +255,6 @@ queue_recipients = Table(
     CheckConstraint("kind IN ('local', 'remote')", name="kind"),
     CheckConstraint("status IN ('pending', 'delivered', 'failed', 'expired')", name="status"),
     Index(None, "status", "next_attempt_at"),
-)
-
-mailboxes = Table(
-    "mailboxes",
-    metadata,
-    Column("id", Text, primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("name", Text, nullable=False),
-    Column("uidvalidity", BigInteger, nullable=False),
-    Column("uidnext", BigInteger, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("wrapped_key", LargeBinary, nullable=False),
-    UniqueConstraint("user_id", "name"),
-)
-
-mailbox_messages = Table(
-    "mailbox_messages",
-    metadata,
-    Column("mailbox_id", Text, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
-    Column("uid", BigInteger, nullable=False),
-    Column("email_id", Text, nullable=False),
-    Column("internal_date", UtcDateTime, nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("flags", Text, nullable=False),  # sorted, joined by " "; flags hold no space
-    Column("message_id_hash", Text, nullable=True),
-    Column("wrapped_key", LargeBinary, nullable=False),
-    Column("ciphertext", LargeBinary, nullable=False),
-    PrimaryKeyConstraint("mailbox_id", "uid"),
 )
 
 quarantine = Table(

@@ -1,0 +1,194 @@
+"""``queue list|show|retry|delete``, ``quarantine list|release|delete``,
+``policy show|explain``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from postseal.cli.cmd_pki import read_input
+from postseal.cli.context import ACTOR, Context
+from postseal.errors import NotFoundError
+from postseal.mailserver import build_mail_services
+from postseal.policy import explain
+from postseal.policy.rules import KEYS
+
+__all__ = ["register"]
+
+
+def register(groups: Any) -> None:
+    queue = groups.add_parser("queue", help="the mail queue").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    listing = queue.add_parser("list", help="queued messages, oldest first")
+    listing.add_argument("--status", choices=("pending", "delivered", "failed", "expired"))
+    listing.set_defaults(handler=_queue_list)
+    for name, handler, text in (
+        ("show", _queue_show, "one message's envelope and recipients"),
+        ("retry", _queue_retry, "make its pending recipients due now"),
+        ("delete", _queue_delete, "remove it from the queue"),
+    ):
+        sub = queue.add_parser(name, help=text)
+        sub.add_argument("id")
+        sub.set_defaults(handler=handler)
+
+    quarantine = groups.add_parser("quarantine", help="held messages").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    held = quarantine.add_parser("list", help="held messages")
+    held.add_argument("--all", action="store_true", help="released ones too")
+    held.set_defaults(handler=_quarantine_list)
+    for name, handler, text in (
+        ("release", _quarantine_release, "deliver a held message after all"),
+        ("delete", _quarantine_delete, "delete a held message for good"),
+    ):
+        sub = quarantine.add_parser(name, help=text)
+        sub.add_argument("id")
+        sub.set_defaults(handler=handler)
+
+    policy = groups.add_parser("policy", help="the mail policy").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    show = policy.add_parser("show", help="effective settings and the rule behind each")
+    show.add_argument("--user", metavar="EMAIL", help="as they apply to this user")
+    show.set_defaults(handler=_policy_show)
+    dry = policy.add_parser("explain", help="dry-run a message through the policy")
+    dry.add_argument("message", type=Path)
+    dry.add_argument("--from", dest="sender", required=True, metavar="EMAIL")
+    dry.add_argument("--to", action="append", required=True, metavar="EMAIL")
+    dry.set_defaults(handler=_policy_explain)
+
+
+def _entry_row(entry: Any) -> dict[str, Any]:
+    statuses = sorted({r.status.value for r in entry.recipients})
+    return {
+        "id": entry.message.id,
+        "from": entry.message.mail_from or "<>",
+        "received": entry.message.received_at,
+        "size": entry.message.size,
+        "recipients": [f"{r.address} ({r.status.value})" for r in entry.recipients],
+        "status": "/".join(statuses),
+    }
+
+
+async def _queue_list(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services, services.store.begin() as tx:
+        entries = await tx.queue.list(status=args.status, limit=1000)
+    ctx.out.table(
+        [_entry_row(e) for e in entries], ["id", "from", "received", "size", "status", "recipients"]
+    )
+    return 0
+
+
+async def _queue_show(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services, services.store.begin() as tx:
+        entry = await tx.queue.get(args.id)
+    if entry is None:
+        raise NotFoundError(f"no queued message {args.id}", hint="see `postseal queue list`")
+    data = _entry_row(entry)
+    data["expires"] = entry.message.expires_at
+    data["listener"] = entry.message.listener
+    data["client"] = entry.message.client_address
+    data["recipients"] = [
+        f"{r.address}: {r.status.value}, {r.attempts} attempt(s)"
+        + (f", next {r.next_attempt_at:%Y-%m-%d %H:%M:%S}" if r.next_attempt_at else "")
+        + (f", last error: {r.last_error}" if r.last_error else "")
+        for r in entry.recipients
+    ]
+    ctx.out.record(data)
+    return 0
+
+
+async def _queue_retry(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services, services.store.begin() as tx:
+        count = await tx.queue.retry(args.id, now=services.clock())
+        await tx.audit.append(actor=ACTOR, action="queue.retry", target=args.id)
+    ctx.out.message(f"{count} recipient(s) of {args.id} are due now", due=count)
+    return 0
+
+
+async def _queue_delete(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services, services.store.begin() as tx:
+        await tx.queue.delete(args.id)
+        await tx.audit.append(actor=ACTOR, action="queue.delete", target=args.id)
+    ctx.out.message(f"deleted {args.id} from the queue")
+    return 0
+
+
+async def _quarantine_list(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        mail = build_mail_services(services, ctx.settings)
+        entries = await mail.quarantine.list_entries(released=None if args.all else False)
+    rows = [
+        {
+            "id": e.id,
+            "from": e.mail_from or "<>",
+            "recipients": list(e.recipients),
+            "reason": e.reason,
+            "held": e.created_at,
+            "released": e.released_at,
+        }
+        for e in entries
+    ]
+    ctx.out.table(rows, ["id", "from", "recipients", "reason", "held", "released"])
+    return 0
+
+
+async def _quarantine_release(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        mail = build_mail_services(services, ctx.settings)
+        queue_id = await mail.quarantine.release(args.id, actor=ACTOR)
+    ctx.out.message(f"released {args.id}; queued as {queue_id}", queue_id=queue_id)
+    return 0
+
+
+async def _quarantine_delete(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        mail = build_mail_services(services, ctx.settings)
+        await mail.quarantine.delete(args.id, actor=ACTOR)
+    ctx.out.message(f"deleted {args.id} from the quarantine")
+    return 0
+
+
+async def _policy_show(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        mail = build_mail_services(services, ctx.settings)
+        groups: tuple[str, ...] = ()
+        address = ""
+        if args.user:
+            details = await services.directory.get(args.user)
+            address, groups = details.user.address, details.user.groups
+    effective = mail.rules.resolve(address, groups)
+    rows = [
+        {"key": key, "value": _shown(getattr(effective, key)), "rule": effective.source(key)}
+        for key in KEYS
+    ]
+    ctx.out.table(rows, ["key", "value", "rule"])
+    return 0
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return getattr(value, "value", value)
+
+
+async def _policy_explain(args: argparse.Namespace, ctx: Context) -> int:
+    data = read_input(args.message)
+    async with ctx.services() as services:
+        mail = build_mail_services(services, ctx.settings)
+        decision = await mail.intake.explain(data, sender=args.sender, recipients=args.to)
+    if ctx.out.as_json:
+        ctx.out.record(
+            {
+                "refuse": decision.refuse,
+                "sign": decision.sign,
+                "encrypt": decision.encrypt,
+                "explanations": [str(e) for e in decision.explanations],
+            }
+        )
+    else:
+        for line in explain(decision):
+            print(line)
+    return 1 if decision.refuse else 0

@@ -1,0 +1,177 @@
+"""Wiring of the mail path for ``serve``: intake, quarantine, delivery, relay, scanner and
+the SMTP listeners. Part of the composition root (:mod:`postseal.runtime`), kept in its own
+module so each stays small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from postseal.adapters.clamav import ClamdScanner
+from postseal.adapters.smtp_relay import SmtpRelay
+from postseal.config import Settings
+from postseal.custody import MasterKey
+from postseal.errors import NotFoundError
+from postseal.policy import PolicyRules, load_rules
+from postseal.protocols.smtp import Limits, SmtpListener, server_context
+from postseal.services.certificates import CertificateService
+from postseal.services.clock import Clock
+from postseal.services.delivery import DeliveryService
+from postseal.services.directory import DirectoryService
+from postseal.services.inbound import decrypt_transform
+from postseal.services.intake import IntakeService
+from postseal.services.ports import Scanner
+from postseal.services.quarantine import QuarantineService
+from postseal.services.smime import SmimeService
+from postseal.store.ports import CertificateRole, Store
+
+__all__ = ["MailServices", "build_mail_services", "start_smtp_listeners"]
+
+log = logging.getLogger("postseal.mail")
+SMTP_LISTENERS = ("smtp", "submission", "submissions")
+
+
+class CoreServices(Protocol):
+    """What the mail path needs of :class:`postseal.runtime.Services`."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def master(self) -> MasterKey: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def meta(self) -> Mapping[str, str]: ...
+    @property
+    def certificates(self) -> CertificateService: ...
+    @property
+    def directory(self) -> DirectoryService: ...
+    @property
+    def smime(self) -> SmimeService: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MailServices:
+    rules: PolicyRules
+    local_domains: frozenset[str]
+    hostname: str
+    quarantine: QuarantineService
+    intake: IntakeService
+    delivery: DeliveryService
+
+
+def _scanner(spec: str) -> Scanner | None:
+    if not spec:
+        return None
+    if spec.startswith("unix:"):
+        return ClamdScanner(unix_path=spec.removeprefix("unix:"))
+    host, _, port = spec.removeprefix("tcp:").rpartition(":")
+    return ClamdScanner(host=host, port=int(port))
+
+
+def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
+    """Everything of the mail path that does not listen on a socket (the CLI's ``queue``,
+    ``policy`` and ``quarantine`` commands use it too)."""
+    rules = load_rules(settings.policy)
+    domain = core.meta.get("domain", "")
+    local = frozenset(settings.mail.local_domains or ((domain,) if domain else ()))
+    hostname = core.meta.get("hostname", "localhost")
+    quarantine = QuarantineService(
+        core.store,
+        core.master,
+        clock=core.clock,
+        local_domains=local,
+        expire_hours=settings.queue.expire_hours,
+    )
+    relay = None
+    if settings.relay.smart_host:
+        host, _, port = settings.relay.smart_host.rpartition(":")
+        relay = SmtpRelay(
+            host,
+            int(port),
+            require_tls=settings.relay.require_tls,
+            ca_file=settings.relay.ca_file or None,
+            helo_name=hostname,
+        )
+    delivery = DeliveryService(
+        core.store,
+        core.master,
+        relay=relay,
+        clock=core.clock,
+        settings=settings.queue,
+        hostname=hostname,
+        node=settings.queue.node_id or None,
+        transform=decrypt_transform(core.smime, rules, authserv_id=hostname),
+        local_domains=tuple(sorted(local)),
+    )
+    intake = IntakeService(
+        core.store,
+        core.master,
+        directory=core.directory,
+        smime=core.smime,
+        quarantine=quarantine,
+        rules=rules,
+        scanner=_scanner(settings.mail.clamd),
+        clock=core.clock,
+        hostname=hostname,
+        local_domains=sorted(local),
+        mail=settings.mail,
+        queue=settings.queue,
+        on_enqueued=delivery.wake,
+    )
+    return MailServices(rules, local, hostname, quarantine, intake, delivery)
+
+
+async def _tls_context(core: CoreServices) -> ssl.SSLContext:
+    cas = await core.certificates.ca_certificates()
+    async with core.store.begin() as tx:
+        record = await tx.certificates.current_ca(CertificateRole.TLS)
+    if record is None:
+        raise NotFoundError(
+            "no TLS certificate for the mail listeners", hint="run `postseal init` first"
+        )
+    key = await core.certificates.private_key(record)
+    leaf = x509.load_der_x509_certificate(record.der)
+    chain = [leaf] + [cas[r] for r in (CertificateRole.SERVICE_ISSUING,) if r in cas]
+    pem_chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return server_context(cert_chain=pem_chain, key=pem_key)
+
+
+async def start_smtp_listeners(
+    stack: contextlib.AsyncExitStack, core: CoreServices, settings: Settings, mail: MailServices
+) -> dict[str, int]:
+    """Start every configured SMTP listener inside ``stack``; name → bound port."""
+    wanted = [a for a in settings.listen if a.name in SMTP_LISTENERS]
+    if not wanted:
+        return {}
+    tls = await _tls_context(core)
+    limits = Limits(
+        max_message_size=settings.mail.max_message_bytes,
+        max_recipients=settings.mail.max_recipients,
+    )
+    bound = {}
+    for address in wanted:
+        listener = SmtpListener(
+            address.name,
+            mail.intake,
+            host=address.host,
+            port=address.port,
+            hostname=mail.hostname,
+            tls=tls,
+            limits=limits,
+        )
+        await listener.start()
+        stack.push_async_callback(listener.stop)
+        bound[address.name] = listener.port
+    return bound

@@ -1,0 +1,114 @@
+"""Sealing messages into users' mailboxes, and reading them back.
+
+Conventions (``postseal.custody.sealing``, ADR 0008):
+
+- a mailbox's container key is 32 random bytes, stored wrapped by the master key's
+  ``mailbox`` subkey with ``container = mailbox.id``;
+- a message in it is sealed with ``container = mailbox.id`` and ``label = email_id``;
+  a message delivered from the queue keeps its queue id as ``email_id``.
+
+A user's INBOX is created on first delivery (:meth:`MailboxWriter.ensure_inbox`). Two
+deliveries racing to create it both end up with the one the store kept
+(:meth:`~postseal.store.ports.MailboxRepository.ensure`), and the key is always unwrapped
+from the stored record, never from the one this process made.
+
+Everything here runs inside the caller's transaction, so an append commits or rolls back
+together with the queue transition that caused it (RFC 5321 §6.1: once accepted, a
+message is delivered once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from postseal.custody import MasterKey, sealing
+from postseal.errors import NotFoundError
+from postseal.store.ports import (
+    Mailbox,
+    NewMailbox,
+    NewStoredMessage,
+    SealedBody,
+    Store,
+    StoredMessage,
+    Transaction,
+)
+
+__all__ = ["INBOX", "MailboxWriter", "read_mailbox"]
+
+INBOX = "INBOX"  # RFC 3501 §5.1: case-insensitive, always present
+
+
+class MailboxWriter:
+    """Seals messages into mailboxes under their per-mailbox keys."""
+
+    def __init__(self, master: MasterKey) -> None:
+        self._master = master
+
+    async def ensure_inbox(self, tx: Transaction, user_id: int, *, now: datetime) -> Mailbox:
+        """The user's INBOX, created with a fresh wrapped key when it does not exist."""
+        found = await tx.mailboxes.find(user_id, INBOX)
+        if found is not None:
+            return found
+        box_id = sealing.new_id(now)
+        key = sealing.new_container_key()
+        wrapped = sealing.wrap_container_key(self._master, key, container=box_id)
+        return await tx.mailboxes.ensure(NewMailbox(box_id, user_id, INBOX, wrapped, now))
+
+    def mailbox_key(self, mailbox: Mailbox) -> bytes:
+        return sealing.unwrap_container_key(self._master, mailbox.wrapped_key, container=mailbox.id)
+
+    async def append(
+        self,
+        tx: Transaction,
+        mailbox: Mailbox,
+        data: bytes,
+        *,
+        email_id: str,
+        internal_date: datetime,
+        flags: tuple[str, ...] = (),
+    ) -> StoredMessage:
+        """Seal ``data`` under the mailbox's key (label ``email_id``) and append it."""
+        blob = sealing.seal(self.mailbox_key(mailbox), data, container=mailbox.id, label=email_id)
+        message = NewStoredMessage(
+            email_id=email_id,
+            internal_date=internal_date,
+            size=len(data),
+            body=SealedBody(blob.wrapped_key, blob.ciphertext),
+            flags=flags,
+        )
+        return await tx.mailboxes.append(mailbox.id, message)
+
+    async def deliver(
+        self, tx: Transaction, user_id: int, data: bytes, *, email_id: str, now: datetime
+    ) -> StoredMessage:
+        """Append ``data`` to the user's INBOX (created if needed); INTERNALDATE is the
+        time of final delivery (RFC 3501 §2.3.3)."""
+        inbox = await self.ensure_inbox(tx, user_id, now=now)
+        return await self.append(tx, inbox, data, email_id=email_id, internal_date=now)
+
+    async def read(self, tx: Transaction, mailbox: Mailbox) -> list[bytes]:
+        """Every message of ``mailbox`` in UID order, opened."""
+        key = self.mailbox_key(mailbox)
+        out = []
+        for stored in await tx.mailboxes.list_messages(mailbox.id):
+            body = await tx.mailboxes.body(mailbox.id, stored.uid)
+            if body is None:  # expunged since the listing
+                continue
+            blob = sealing.SealedBlob(body.wrapped_key, body.ciphertext)
+            out.append(sealing.open_sealed(key, blob, container=mailbox.id, label=stored.email_id))
+        return out
+
+
+async def read_mailbox(
+    store: Store, master: MasterKey, address: str, *, name: str = INBOX
+) -> list[bytes]:
+    """The messages of a user's mailbox, opened, in UID order; ``[]`` when the user has
+    no such mailbox yet. NotFoundError for an unknown user. For tests and checks."""
+    async with store.begin() as tx:
+        user = await tx.users.get(address)
+        if user is None:
+            raise NotFoundError(f"there is no user {address}")
+        mailbox = await tx.mailboxes.find(user.id, name)
+        if mailbox is None:
+            return []
+        return await MailboxWriter(master).read(tx, mailbox)

@@ -1,0 +1,63 @@
+"""The transaction that binds every repository to one database transaction, and the store."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from postseal.store.ports.contacts import ContactRepository
+from postseal.store.ports.directory import (
+    AuditRepository,
+    CertificateRepository,
+    CrlRepository,
+    DirectoryRepository,
+    ImportedCrlRepository,
+    MetaRepository,
+    TemplateRepository,
+    TrustRepository,
+    UserRepository,
+)
+from postseal.store.ports.mailboxes import MailboxRepository
+from postseal.store.ports.quarantine import QuarantineRepository
+from postseal.store.ports.queue import QueueRepository
+
+__all__ = ["Store", "Transaction"]
+
+
+class Transaction(Protocol):
+    """The repositories, all bound to one database transaction."""
+
+    @property
+    def meta(self) -> MetaRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def templates(self) -> TemplateRepository: ...
+    @property
+    def certificates(self) -> CertificateRepository: ...
+    @property
+    def directory(self) -> DirectoryRepository: ...
+    @property
+    def crls(self) -> CrlRepository: ...
+    @property
+    def trust(self) -> TrustRepository: ...
+    @property
+    def imported_crls(self) -> ImportedCrlRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def queue(self) -> QueueRepository: ...
+    @property
+    def mailboxes(self) -> MailboxRepository: ...
+    @property
+    def quarantine(self) -> QuarantineRepository: ...
+    @property
+    def contacts(self) -> ContactRepository: ...
+
+
+class Store(Protocol):
+    def begin(self) -> AbstractAsyncContextManager[Transaction]:
+        """Open a transaction: commit on normal exit, roll back on exception."""
+        ...
+
+    async def close(self) -> None: ...
