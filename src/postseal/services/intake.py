@@ -143,13 +143,13 @@ class IntakeService:
             raise MessageFormatError("no valid recipients")
         outbound = envelope.listener in _SUBMISSION
         if outbound:
-            data = await self._outbound(envelope, data, recipients)
+            data, held = await self._outbound(envelope, data, recipients)
             protocol = "ESMTPSA"
         else:
             data, held = await self._inbound(envelope, data, recipients)
-            if held is not None:
-                return held
             protocol = "ESMTPS" if envelope.tls else "ESMTP"
+        if held is not None:
+            return held
         now = self._clock()
         message_id = sealing.new_id(now)
         received = trace.received_field(
@@ -185,7 +185,9 @@ class IntakeService:
 
     # -- the two directions ---------------------------------------------------------------
 
-    async def _outbound(self, envelope: Envelope, data: bytes, recipients: list[str]) -> bytes:
+    async def _outbound(
+        self, envelope: Envelope, data: bytes, recipients: list[str]
+    ) -> tuple[bytes, str | None]:
         sender = envelope.auth_user or ""
         found, _missing = await self._smime.lookup(recipients)
         facts = await self._facts(
@@ -194,7 +196,9 @@ class IntakeService:
         decision = decide(facts, self._rules)
         if decision.refuse:
             raise PolicyError(decision.refuse)
-        await self._scan(data, facts)
+        held = await self._scan(data, facts)
+        if held is not None:
+            return data, held
         if decision.strip_subject_tag and decision.subject is not None:
             data = replace_field(data, "Subject", decision.subject)
         if decision.remove_headers:
@@ -204,10 +208,10 @@ class IntakeService:
                 data, to=recipients, sender=sender, sign=decision.sign
             )
             log.info("encrypted for %d recipient(s): %s", len(recipients), result.reason)
-            return result.message
+            return result.message, None
         if decision.sign:
-            return await self._smime.sign_message(data, as_address=sender)
-        return data
+            return await self._smime.sign_message(data, as_address=sender), None
+        return data, None
 
     async def _inbound(
         self, envelope: Envelope, data: bytes, recipients: list[str]
