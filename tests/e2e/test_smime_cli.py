@@ -398,18 +398,6 @@ def test_other_organisation_untrusted_names_trust_add_root(
     assert alpha.org.json("contact", "list") == []
 
 
-@pytest.mark.xfail(
-    reason=(
-        "src/postseal/pki/validation.py validate() (via services/smime.chain_validator): a "
-        "message from another organisation carries the leaf and its issuing CA but, per "
-        "RFC 8551, not the root, so the chain ends at an unknown issuer and the status is "
-        "'missing-intermediate' ('the issuer CN=Beta Org Root CA… is unknown — add it with "
-        "`trust add-intermediate`…'); issue 3 wants 'untrusted root' naming `trust add-root`. "
-        "SignerResult._chain_line's untrusted-root wording is reached only when the root "
-        "itself is carried."
-    ),
-    strict=True,
-)
 def test_other_organisation_is_reported_as_untrusted_root(
     alpha: Site, beta: Site, tmp_path: Path
 ) -> None:
@@ -549,17 +537,6 @@ def test_contact_import_with_capabilities_and_remove(
     assert "no contact" in _single_error(again)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "src/postseal/services/smime.py SmimeService.recipients (via "
-        "ContactService.encryption_certificate): an imported contact whose chain is not "
-        "trusted is silently skipped and the error says only 'no valid certificate for X — "
-        "ask them to send you a signed message…', although postseal holds X's certificate; "
-        "it should say why it is unusable (untrusted root / no CRL) and name "
-        "`postseal trust add-root` (STYLE: say what happened and what to do)."
-    ),
-    strict=True,
-)
 def test_untrusted_imported_contact_explains_why_it_cannot_be_used(
     alpha: Site, beta: Site, tmp_path: Path
 ) -> None:

@@ -45,7 +45,9 @@ MAX_CANDIDATES = 1000
 
 Path = tuple[x509.Certificate, ...]
 _E = TypeVar("_E", bound=x509.ExtensionType)
-DeadEndKind = Literal["bad-signature", "self-signed", "loop", "unknown-issuer", "too-deep"]
+DeadEndKind = Literal[
+    "bad-signature", "self-signed", "loop", "unknown-issuer", "unknown-root", "too-deep"
+]
 FindingKind = Literal["expired", "not-yet-valid", "not-ca", "path-len", "eku"]
 
 _EKU_NAMES = {
@@ -191,6 +193,10 @@ class PathFinder:
             self._dead_end("loop", path)
         elif culprit is not None:
             self._dead_end("bad-signature", path, culprit.cert)
+        elif len(path) > 1:
+            # A CA certificate whose issuer is nowhere: messages leave the root out
+            # (RFC 8551 §2.3), so this is almost always a root postseal does not trust.
+            self._dead_end("unknown-root", path)
         else:
             self._dead_end("unknown-issuer", path)
 
@@ -324,6 +330,11 @@ def dead_end_reason(end: DeadEnd, leaf: x509.Certificate) -> str:
         return (
             f"the chain of {label(leaf)} goes round in a loop at {issuer} without reaching "
             "a trusted root — import the root with `postseal trust add-root FILE`"
+        )
+    if end.kind == "unknown-root":
+        return (
+            f"{label(leaf)} is issued under the root {issuer}, which is not trusted — "
+            "if you trust it, run `postseal trust add-root FILE` with that root's certificate"
         )
     if end.kind == "unknown-issuer":
         return (

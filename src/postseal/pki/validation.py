@@ -127,6 +127,7 @@ _DEAD_END = {
     "self-signed": (_S.UNTRUSTED_ROOT, 11),
     "loop": (_S.UNTRUSTED_ROOT, 12),
     "unknown-issuer": (_S.MISSING_INTERMEDIATE, 13),
+    "unknown-root": (_S.UNTRUSTED_ROOT, 13),
     "too-deep": (_S.UNTRUSTED_ROOT, 14),
 }
 _ASK_OWNER = "ask its owner for a new certificate"

@@ -94,14 +94,26 @@ class ContactService:
 
     async def encryption_certificate(self, address: str) -> x509.Certificate | None:
         """The newest contact certificate of ``address`` valid for encryption now."""
+        cert, _ = await self.encryption_certificate_or_reason(address)
+        return cert
+
+    async def encryption_certificate_or_reason(
+        self, address: str
+    ) -> tuple[x509.Certificate | None, str | None]:
+        """As :meth:`encryption_certificate`, and when postseal holds certificates for
+        ``address`` but none is usable, why the newest one is not (the validation
+        service's sentence, naming the fix)."""
         async with self._store.begin() as tx:
             records = await tx.contacts.list(address=address)
             context = await self._trust.context(tx)
+        reason = None
         for record in records:
             cert = x509.load_der_x509_certificate(record.der)
-            if validate(cert, context, usage=Usage.SMIME_ENCRYPT).valid:
-                return cert
-        return None
+            result = validate(cert, context, usage=Usage.SMIME_ENCRYPT)
+            if result.valid:
+                return cert, None
+            reason = reason or result.reason
+        return None, reason
 
     async def capabilities(self, address: str, cert: x509.Certificate) -> tuple[str, ...] | None:
         fingerprint = cert.fingerprint(hashes.SHA256()).hex()

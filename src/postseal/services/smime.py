@@ -148,16 +148,25 @@ class SmimeService:
     ) -> tuple[dict[str, x509.Certificate], list[str]]:
         """Per address a certificate valid for encryption (directory users, then
         contacts), and the addresses that have none."""
+        found, missing, _ = await self._lookup_with_reasons(addresses)
+        return found, missing
+
+    async def _lookup_with_reasons(
+        self, addresses: Sequence[str]
+    ) -> tuple[dict[str, x509.Certificate], list[str], dict[str, str]]:
         found_in_directory = await self._directory.find_encryption_certs(addresses)
         found = dict(found_in_directory.found)
-        missing = []
+        missing: list[str] = []
+        reasons: dict[str, str] = {}
         for address in found_in_directory.missing:
-            contact = await self._contacts.encryption_certificate(address)
-            if contact is None:
-                missing.append(address)
-            else:
+            contact, reason = await self._contacts.encryption_certificate_or_reason(address)
+            if contact is not None:
                 found[address] = contact
-        return found, missing
+                continue
+            missing.append(address)
+            if reason:
+                reasons[address] = reason
+        return found, missing, reasons
 
     async def can_sign(self, address: str) -> bool:
         """The server holds a valid signing certificate and key for ``address``."""
@@ -170,10 +179,14 @@ class SmimeService:
     async def recipients(self, addresses: Sequence[str]) -> list[smime_encrypt.Recipient]:
         """Encryption recipients: directory users, then contacts; PolicyError naming every
         address without a valid certificate."""
-        found, missing = await self.lookup(addresses)
+        found, missing, reasons = await self._lookup_with_reasons(addresses)
         if missing:
+            held = "; ".join(
+                f"{address}: {reasons[address]}" for address in missing if address in reasons
+            )
             raise PolicyError(
-                f"cannot encrypt: no valid certificate for {', '.join(missing)}",
+                f"cannot encrypt: no valid certificate for {', '.join(missing)}"
+                + (f" (postseal holds certificates that cannot be used — {held})" if held else ""),
                 hint="ask them to send you a signed message or to enroll, or send unencrypted",
             )
         result = []
