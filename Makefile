@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= var
 DEMO_URL ?= http://localhost:8080/pki
 # Debian packages the tests use as real peers (see ../shared/INTEROP.md).
-PEERS := openssl gpgsm libnss3-tools swaks clamav-daemon
+PEERS := openssl gpgsm libnss3-tools swaks clamav-daemon postfix
 
 .PHONY: run test check lint typecheck layers pytest peers venv bench clean
 
@@ -26,6 +26,7 @@ peers:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "installing test peers:$$missing"; \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
 		echo "not root: tests needing$$missing will be skipped (sudo apt-get install$$missing)"; \
