@@ -22,6 +22,7 @@ from postseal.custody import MasterKey
 from postseal.errors import NotFoundError
 from postseal.policy import PolicyRules, load_rules
 from postseal.protocols.smtp import Limits, SmtpListener, server_context
+from postseal.services.agents_loading import load_agents
 from postseal.services.certificates import CertificateService
 from postseal.services.clock import Clock
 from postseal.services.delivery import DeliveryService
@@ -126,6 +127,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         mail=settings.mail,
         queue=settings.queue,
         on_enqueued=delivery.wake,
+        agents=load_agents(settings.mail.agents, options=settings.mail.agent_options),
     )
     return MailServices(rules, local, hostname, quarantine, intake, delivery)
 

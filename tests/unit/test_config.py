@@ -89,3 +89,15 @@ def test_ipv6_listen_address(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, environ={"POSTSEAL_LISTEN": "http=[::1]:8080"})
     assert settings.listen[0].host == "::1"
     assert str(settings.listen[0]) == "http=[::1]:8080"
+
+
+def test_transport_agents_and_their_options(tmp_path: Path) -> None:
+    (tmp_path / "postseal.toml").write_text(
+        '[mail]\nagents = ["subject-tag"]\n[mail.agent_options."subject-tag"]\nenabled = true\n'
+    )
+    settings = load_settings(tmp_path, environ={})
+    assert settings.mail.agents == ("subject-tag",)
+    assert settings.mail.agent_options == {"subject-tag": {"enabled": True}}
+    (tmp_path / "postseal.toml").write_text("[mail]\nagents = [1]\n")
+    with pytest.raises(ConfigError, match="mail.agents"):
+        load_settings(tmp_path, environ={})

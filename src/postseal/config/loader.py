@@ -106,6 +106,12 @@ def _domains(value: Any, where: str) -> tuple[str, ...]:
     return tuple(i.strip().lower() for i in items if i.strip())
 
 
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(i, str) and i for i in value):
+        raise ConfigError(f"{where}: expected a list of names")
+    return tuple(value)
+
+
 def _clamd(value: Any, where: str) -> str:
     text = _string(value, where)
     if text and not text.startswith(("unix:", "tcp:")):
@@ -167,6 +173,12 @@ KEYS: dict[str, _Key] = {
     "mail.clamd": _Key(
         lambda _: "", _clamd, "clamd socket: unix:/path or tcp:HOST:PORT; empty: no scanning"
     ),
+    "mail.agents": _Key(
+        lambda _: ("disclaimer", "subject-tag"),
+        _names,
+        "transport agents in run order: built-in names, entry points or pkg.module:factory",
+    ),
+    "mail.agent_options": _Key(lambda _: {}, _policy, "per-agent options, a table per agent name"),
     "relay.smart_host": _Key(
         lambda _: "", _host_port, "HOST:PORT of the smart host for remote mail"
     ),
@@ -231,6 +243,9 @@ def _flatten(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
         if section in ("listen", "policy"):
             flat[section] = value
             continue
+        if section == "mail" and isinstance(value, Mapping) and "agent_options" in value:
+            flat["mail.agent_options"] = value["agent_options"]
+            value = {k: v for k, v in value.items() if k != "agent_options"}
         if not isinstance(value, Mapping):
             raise ConfigError(
                 f"{path}: unknown key {section!r} (settings live in sections such as [store])"
@@ -308,6 +323,8 @@ def load_settings(
             max_message_bytes=values["mail.max_message_bytes"],
             max_recipients=values["mail.max_recipients"],
             clamd=values["mail.clamd"],
+            agents=values["mail.agents"],
+            agent_options=values["mail.agent_options"],
         ),
         relay=RelaySettings(
             smart_host=values["relay.smart_host"],
@@ -341,6 +358,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
                 value = str(raw).lower()
             elif isinstance(raw, tuple):
                 value = ", ".join(raw) or "-"
+            elif isinstance(raw, Mapping):
+                value = f"{len(raw)} entries" if raw else "-"
             else:
                 value = str(raw) if raw != "" else "-"
         if key == "store.database_url":

@@ -57,6 +57,8 @@ class MailSettings:
     max_message_bytes: int = 25 * 1024 * 1024
     max_recipients: int = 100
     clamd: str = ""  # "unix:/path", "tcp:HOST:PORT", or "" for none
+    agents: tuple[str, ...] = ("disclaimer", "subject-tag")  # transport agents, in order
+    agent_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

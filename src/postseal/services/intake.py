@@ -4,13 +4,15 @@ Implements :class:`postseal.services.ports.MailIntake` for the SMTP edge.
 
 Outbound (submission, 587/465; an authenticated local sender):
 policy decides → refusals are 5.7.x replies naming the reason → the plaintext is scanned →
-the subject tag and request header are removed → signed and/or encrypted with the keys the
-server holds (the sender always gets a copy) → a ``Received:`` field → sealed and queued.
+the subject tag and request header are removed → transport agents (ADR 0015; a disclaimer
+added here is covered by the signature) → signed and/or encrypted with the keys the server
+holds (the sender always gets a copy) → a ``Received:`` field → sealed and queued.
 
 Inbound (MX, 25; local recipients only): scanned (encrypted mail follows the
 ``on_unscannable_encrypted`` rule) → S/MIME signatures verified and the outcome recorded in
 ``Authentication-Results:`` (RFC 8601, method ``smime``) prepended outside the signed
-content, signer certificates harvested → ``Received:`` → sealed and queued. Decryption for
+content, signer certificates harvested → transport agents (after verification, so they
+cannot affect what was verified) → ``Received:`` → sealed and queued. Decryption for
 mailboxes whose keys the server holds happens at delivery.
 
 Either way the message is committed to the queue (sealed, one transaction) before
@@ -49,6 +51,8 @@ from postseal.policy import (
 )
 from postseal.policy.antivirus import AntivirusAction
 from postseal.policy.facts import Direction
+from postseal.services.agents import AgentPipeline, TransportAgent
+from postseal.services.agents_loading import load_agents
 from postseal.services.clock import Clock
 from postseal.services.directory import DirectoryService
 from postseal.services.ports import Envelope, Listener, Scanner, ScanResult, ScanVerdict
@@ -82,6 +86,7 @@ class IntakeService:
         queue: QueueSettings,
         throttle: AuthThrottle | None = None,
         on_enqueued: Callable[[], None] = lambda: None,
+        agents: Sequence[TransportAgent] | None = None,
     ) -> None:
         self._store = store
         self._master = master
@@ -97,6 +102,10 @@ class IntakeService:
         self._queue = queue
         self._throttle = throttle or AuthThrottle()
         self._on_enqueued = on_enqueued
+        # Transport agents (ADR 0015); None: the built-ins with their defaults.
+        self._agents = AgentPipeline(
+            load_agents() if agents is None else agents, local_domains=self._local
+        )
 
     # -- MailIntake ---------------------------------------------------------------------
 
@@ -203,6 +212,7 @@ class IntakeService:
             data = replace_field(data, "Subject", decision.subject)
         if decision.remove_headers:
             data = remove_fields(data, list(decision.remove_headers))
+        data = await self._agents.run(data, facts, decision)  # before signing: it covers them
         if decision.encrypt:
             result = await self._smime.encrypt(
                 data, to=recipients, sender=sender, sign=decision.sign
@@ -226,7 +236,8 @@ class IntakeService:
         fields: list[bytes] = []
         if decision.verify and facts.signed and not facts.encrypted:
             fields.append(await self._verify_field(data, harvest=decision.harvest_certificates))
-        return trace.prepend_fields(data, fields) if fields else data, None
+        data = trace.prepend_fields(data, fields) if fields else data
+        return await self._agents.run(data, facts, decision), None  # after verification
 
     async def _verify_field(self, data: bytes, *, harvest: bool) -> bytes:
         sender = field_value(data, "From") or ""
