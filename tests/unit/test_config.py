@@ -99,5 +99,5 @@ def test_transport_agents_and_their_options(tmp_path: Path) -> None:
     assert settings.mail.agents == ("subject-tag",)
     assert settings.mail.agent_options == {"subject-tag": {"enabled": True}}
     (tmp_path / "postseal.toml").write_text("[mail]\nagents = [1]\n")
-    with pytest.raises(ConfigError, match="mail.agents"):
+    with pytest.raises(ConfigError, match=r"mail\.agents"):
         load_settings(tmp_path, environ={})
