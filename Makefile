@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= var
 DEMO_URL ?= http://localhost:8080/pki
 # Debian packages the tests use as real peers (see ../shared/INTEROP.md).
-PEERS := openssl gpgsm libnss3-tools swaks clamav-daemon postfix
+PEERS := openssl gpgsm libnss3-tools swaks clamav-daemon postfix dovecot-imapd dovecot-pop3d isync
 
 .PHONY: run test check lint typecheck layers pytest peers venv bench clean
 
@@ -38,7 +38,8 @@ run: venv
 			--hostname localhost --pki-url "$(DEMO_URL)" --key-type ecdsa-p256; \
 	fi
 	exec $(BIN)/postseal --data-dir "$(DATA_DIR)" serve --listen http=127.0.0.1:8080 \
-		--listen smtp=127.0.0.1:2525 --listen submission=127.0.0.1:2587 --listen submissions=127.0.0.1:2465
+		--listen smtp=127.0.0.1:2525 --listen submission=127.0.0.1:2587 --listen submissions=127.0.0.1:2465 \
+		--listen imap=127.0.0.1:2143 --listen imaps=127.0.0.1:2993 --listen pop3=127.0.0.1:2110 --listen pop3s=127.0.0.1:2995
 
 lint: venv
 	$(BIN)/ruff check src tests bench

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,8 +19,10 @@ from postseal.adapters.clamav import ClamdScanner
 from postseal.adapters.smtp_relay import SmtpRelay
 from postseal.config import Settings
 from postseal.custody import MasterKey
-from postseal.errors import NotFoundError
+from postseal.errors import AuthenticationError, NotFoundError
 from postseal.policy import PolicyRules, load_rules
+from postseal.protocols.imap.listener import ImapListener
+from postseal.protocols.pop3 import Pop3Listener
 from postseal.protocols.smtp import Limits, SmtpListener, server_context
 from postseal.services.agents_loading import load_agents
 from postseal.services.certificates import CertificateService
@@ -29,15 +31,24 @@ from postseal.services.delivery import DeliveryService
 from postseal.services.directory import DirectoryService
 from postseal.services.inbound import decrypt_transform
 from postseal.services.intake import IntakeService
+from postseal.services.mailboxes import MailboxService
 from postseal.services.ports import Scanner
 from postseal.services.quarantine import QuarantineService
 from postseal.services.smime import SmimeService
-from postseal.store.ports import CertificateRole, Store
+from postseal.services.throttle import AuthThrottle
+from postseal.store.ports import CertificateRole, Store, UserRecord
 
-__all__ = ["MailServices", "build_mail_services", "start_smtp_listeners"]
+__all__ = [
+    "MailServices",
+    "build_mail_services",
+    "start_mailbox_listeners",
+    "start_smtp_listeners",
+]
 
 log = logging.getLogger("postseal.mail")
 SMTP_LISTENERS = ("smtp", "submission", "submissions")
+IMAP_LISTENERS = ("imap", "imaps")
+POP3_LISTENERS = ("pop3", "pop3s")
 
 
 class CoreServices(Protocol):
@@ -67,6 +78,7 @@ class MailServices:
     quarantine: QuarantineService
     intake: IntakeService
     delivery: DeliveryService
+    mailboxes: MailboxService
 
 
 def _scanner(spec: str) -> Scanner | None:
@@ -129,7 +141,13 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         on_enqueued=delivery.wake,
         agents=load_agents(settings.mail.agents, options=settings.mail.agent_options),
     )
-    return MailServices(rules, local, hostname, quarantine, intake, delivery)
+    mailboxes = MailboxService(
+        core.store,
+        core.master,
+        clock=core.clock,
+        max_message_size=settings.mail.max_message_bytes,
+    )
+    return MailServices(rules, local, hostname, quarantine, intake, delivery, mailboxes)
 
 
 async def _tls_context(core: CoreServices) -> ssl.SSLContext:
@@ -173,6 +191,62 @@ async def start_smtp_listeners(
             tls=tls,
             limits=limits,
         )
+        await listener.start()
+        stack.push_async_callback(listener.stop)
+        bound[address.name] = listener.port
+    return bound
+
+
+def _authenticator(
+    core: CoreServices, throttle: AuthThrottle
+) -> Callable[[str, str, str], Awaitable[UserRecord]]:
+    """Password login for IMAP and POP3: throttled per address and account (the same rule
+    as SMTP AUTH), one argon2 verification per attempt, one error for every failure."""
+
+    async def authenticate(username: str, password: str, client_address: str) -> UserRecord:
+        throttle.check(address=client_address, account=username)
+        user = await core.directory.authenticate(username, password)
+        if user is None:
+            throttle.failed(address=client_address, account=username)
+            raise AuthenticationError("wrong address or password")
+        throttle.succeeded(account=username)
+        return user
+
+    return authenticate
+
+
+async def start_mailbox_listeners(
+    stack: contextlib.AsyncExitStack, core: CoreServices, settings: Settings, mail: MailServices
+) -> dict[str, int]:
+    """Start every configured IMAP and POP3 listener inside ``stack``; name → bound port."""
+    wanted = [a for a in settings.listen if a.name in IMAP_LISTENERS + POP3_LISTENERS]
+    if not wanted:
+        return {}
+    tls = await _tls_context(core)
+    authenticate = _authenticator(core, AuthThrottle())
+    bound = {}
+    for address in wanted:
+        listener: ImapListener | Pop3Listener
+        if address.name in IMAP_LISTENERS:
+            listener = ImapListener(
+                address.name,
+                mailboxes=mail.mailboxes,
+                authenticate=authenticate,
+                host=address.host,
+                port=address.port,
+                hostname=mail.hostname,
+                tls=tls,
+            )
+        else:
+            listener = Pop3Listener(
+                address.name,
+                service=mail.mailboxes,
+                authenticate=authenticate,
+                host=address.host,
+                port=address.port,
+                hostname=mail.hostname,
+                tls=tls,
+            )
         await listener.start()
         stack.push_async_callback(listener.stop)
         bound[address.name] = listener.port

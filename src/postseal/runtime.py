@@ -20,7 +20,11 @@ from urllib.parse import urlsplit
 from postseal.config import ENV_MASTER_KEY, Settings
 from postseal.custody import MasterKey
 from postseal.errors import ConflictError, StoreError
-from postseal.mailserver import build_mail_services, start_smtp_listeners
+from postseal.mailserver import (
+    build_mail_services,
+    start_mailbox_listeners,
+    start_smtp_listeners,
+)
 from postseal.pki.export import to_pem_bundle
 from postseal.protocols.http.pki import Publication, pki_app
 from postseal.protocols.http.server import HttpListener
@@ -236,6 +240,7 @@ async def serve(
         bound: dict[str, int] = {}
         mail = build_mail_services(services, settings)
         bound.update(await start_smtp_listeners(stack, services, settings, mail))
+        bound.update(await start_mailbox_listeners(stack, services, settings, mail))
         prefix = urlsplit(services.meta.get("pki_url", "")).path or "/pki"
         for address in settings.listen:
             if address.name == "http":

@@ -318,3 +318,39 @@ def test_kill_9_mid_burst_loses_nothing_and_delivers_once(tmp_path: Path) -> Non
 
 def _subjects(messages: list[bytes]) -> list[str]:
     return [str(message_from_bytes(m)["Subject"]) for m in messages]
+
+
+def test_submitted_mail_is_read_back_over_imap_and_pop3_byte_identical(tmp_path: Path) -> None:
+    """The whole server: SMTP in, queue, INBOX sealed at rest, then IMAP and POP3 out."""
+    import imaplib
+    import poplib
+
+    org = _org(tmp_path, '[policy]\nencrypt = "never"\nsign = "always"\n')
+    ports = {name: mailserver.free_port() for name in ("submission", "imap", "pop3s")}
+    with mailserver.running(org, ports, tmp_path) as server:
+        server.submit("alice@example.org", PASSWORD, ["bob@example.org"], _message("over imap"))
+        mailserver.wait_for(lambda: mailserver.inbox(org, "bob@example.org"), what="delivery")
+        (stored,) = mailserver.inbox(org, "bob@example.org")
+        imap = imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=30)
+        try:
+            assert "LOGINDISABLED" in imap.capabilities
+            imap.starttls(ssl_context=server.tls_context())
+            imap.login("bob@example.org", PASSWORD)
+            imap.select("INBOX")
+            status, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+            assert status == "OK"
+            fetched = data[0][1]  # type: ignore[index]
+        finally:
+            imap.logout()
+        pop = poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=server.tls_context(), timeout=30)
+        try:
+            pop.user("bob@example.org")
+            pop.pass_(PASSWORD)
+            _, lines, _ = pop.retr(1)
+        finally:
+            pop.quit()
+    assert fetched == stored
+    assert b"\r\n".join(lines) + b"\r\n" == stored
+    signed = tmp_path / "fetched.eml"
+    signed.write_bytes(fetched)
+    assert org.run("smime", "verify", "--in", str(signed)).status == 0

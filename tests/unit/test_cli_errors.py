@@ -136,7 +136,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("listen", "fragment"),
     [
-        ("imap=127.0.0.1:143", "unknown listener 'imap'"),
+        ("ldap=127.0.0.1:389", "unknown listener 'ldap'"),
         ("http=localhost", "NAME=HOST:PORT"),
         ("http=127.0.0.1:99999", "99999"),
     ],

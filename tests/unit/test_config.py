@@ -61,7 +61,7 @@ def test_data_dir_master_key_and_test_variables_are_not_settings(tmp_path: Path)
         ("[pki]\ncrl_validity_days = true\n", "whole number"),
         ("[pki]\nrevocation_fail_open = 'maybe'\n", "true or false"),
         ("[log]\nlevel = 'LOUD'\n", "DEBUG, INFO"),
-        ("[listen]\nimap = '127.0.0.1:143'\n", "unknown listener"),
+        ("[listen]\nldap = '127.0.0.1:389'\n", "unknown listener"),
         ("[listen]\nhttp = '127.0.0.1'\n", "NAME=HOST:PORT"),
         ("[listen]\nhttp = '127.0.0.1:70000'\n", "out of range"),
         ("store = 1\n", "unknown key 'store'"),

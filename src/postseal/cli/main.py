@@ -22,6 +22,7 @@ from postseal.cli import (
     cmd_certs,
     cmd_directory,
     cmd_mail,
+    cmd_mailbox,
     cmd_pki,
     cmd_smime,
     cmd_users,
@@ -54,7 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups.required = True
-    for module in (cmd_admin, cmd_users, cmd_certs, cmd_pki, cmd_directory, cmd_smime, cmd_mail):
+    for module in (
+        cmd_admin,
+        cmd_users,
+        cmd_certs,
+        cmd_pki,
+        cmd_directory,
+        cmd_smime,
+        cmd_mail,
+        cmd_mailbox,
+    ):
         module.register(groups)
     _accept_global_options_everywhere(parser)
     return parser

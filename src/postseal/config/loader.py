@@ -204,14 +204,19 @@ KEYS: dict[str, _Key] = {
             ListenAddress("smtp", "0.0.0.0", 25),  # noqa: S104
             ListenAddress("submission", "0.0.0.0", 587),  # noqa: S104
             ListenAddress("submissions", "0.0.0.0", 465),  # noqa: S104
+            ListenAddress("imap", "0.0.0.0", 143),  # noqa: S104
+            ListenAddress("imaps", "0.0.0.0", 993),  # noqa: S104
+            ListenAddress("pop3", "0.0.0.0", 110),  # noqa: S104
+            ListenAddress("pop3s", "0.0.0.0", 995),  # noqa: S104
         ),
         _listen_table,
         'listeners, NAME = "HOST:PORT": http (CRLs, CA certificates), smtp (MX), '
-        "submission (587, STARTTLS), submissions (465, implicit TLS)",
+        "submission (587, STARTTLS), submissions (465, implicit TLS), imap (143, STARTTLS), "
+        "imaps (993), pop3 (110, STLS), pop3s (995)",
     ),
 }
 
-_LISTENER_NAMES = ("http", "smtp", "submission", "submissions")
+_LISTENER_NAMES = ("http", "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s")
 
 
 def parse_listen(items: Sequence[str], where: str) -> tuple[ListenAddress, ...]:

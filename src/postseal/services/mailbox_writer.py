@@ -1,11 +1,8 @@
-"""Sealing messages into users' mailboxes, and reading them back.
+"""Sealing messages into users' mailboxes during delivery, and reading them back.
 
-Conventions (``postseal.custody.sealing``, ADR 0008):
-
-- a mailbox's container key is 32 random bytes, stored wrapped by the master key's
-  ``mailbox`` subkey with ``container = mailbox.id``;
-- a message in it is sealed with ``container = mailbox.id`` and ``label = email_id``;
-  a message delivered from the queue keeps its queue id as ``email_id``.
+The sealing conventions (container and label of bodies and summaries) live in
+:mod:`postseal.services.mailbox_sealing`, shared with the mailbox service that IMAP and
+POP3 read through, so what delivery writes is what they open.
 
 A user's INBOX is created on first delivery (:meth:`MailboxWriter.ensure_inbox`). Two
 deliveries racing to create it both end up with the one the store kept
@@ -21,25 +18,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from postseal.custody import MasterKey, sealing
+from postseal.custody import MasterKey
 from postseal.errors import NotFoundError
-from postseal.store.ports import (
-    Mailbox,
-    NewMailbox,
-    NewStoredMessage,
-    SealedBody,
-    Store,
-    StoredMessage,
-    Transaction,
-)
+from postseal.services import mailbox_sealing as sealed
+from postseal.store.ports import INBOX, Mailbox, Store, StoredMessage, Transaction
 
 __all__ = ["INBOX", "MailboxWriter", "read_mailbox"]
 
-INBOX = "INBOX"  # RFC 3501 §5.1: case-insensitive, always present
-
 
 class MailboxWriter:
-    """Seals messages into mailboxes under their per-mailbox keys."""
+    """Seals messages (body and summary) into mailboxes under their per-mailbox keys."""
 
     def __init__(self, master: MasterKey) -> None:
         self._master = master
@@ -49,13 +37,10 @@ class MailboxWriter:
         found = await tx.mailboxes.find(user_id, INBOX)
         if found is not None:
             return found
-        box_id = sealing.new_id(now)
-        key = sealing.new_container_key()
-        wrapped = sealing.wrap_container_key(self._master, key, container=box_id)
-        return await tx.mailboxes.ensure(NewMailbox(box_id, user_id, INBOX, wrapped, now))
+        return await tx.mailboxes.ensure(sealed.new_mailbox(self._master, user_id, INBOX, now=now))
 
     def mailbox_key(self, mailbox: Mailbox) -> bytes:
-        return sealing.unwrap_container_key(self._master, mailbox.wrapped_key, container=mailbox.id)
+        return sealed.mailbox_key(self._master, mailbox)
 
     async def append(
         self,
@@ -67,14 +52,13 @@ class MailboxWriter:
         internal_date: datetime,
         flags: tuple[str, ...] = (),
     ) -> StoredMessage:
-        """Seal ``data`` under the mailbox's key (label ``email_id``) and append it."""
-        blob = sealing.seal(self.mailbox_key(mailbox), data, container=mailbox.id, label=email_id)
-        message = NewStoredMessage(
-            email_id=email_id,
-            internal_date=internal_date,
-            size=len(data),
-            body=SealedBody(blob.wrapped_key, blob.ciphertext),
-            flags=flags,
+        """Seal ``data`` and its summary under the mailbox's key and append them."""
+        key = self.mailbox_key(mailbox)
+        message = await sealed.offload(
+            len(data),
+            lambda: sealed.seal_message(
+                key, mailbox.id, data, email_id=email_id, internal_date=internal_date, flags=flags
+            ),
         )
         return await tx.mailboxes.append(mailbox.id, message)
 
@@ -94,8 +78,7 @@ class MailboxWriter:
             body = await tx.mailboxes.body(mailbox.id, stored.uid)
             if body is None:  # expunged since the listing
                 continue
-            blob = sealing.SealedBlob(body.wrapped_key, body.ciphertext)
-            out.append(sealing.open_sealed(key, blob, container=mailbox.id, label=stored.email_id))
+            out.append(sealed.open_body(key, mailbox.id, stored.email_id, body))
         return out
 
 

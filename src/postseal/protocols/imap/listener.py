@@ -1,0 +1,147 @@
+"""Binding and running one IMAP listener: ``imap`` (143, STARTTLS, RFC 3501 §6.2.1) or
+``imaps`` (993, implicit TLS, RFC 8314 §3.3).
+
+The socket is bound here, not inside asyncio, so that "address in use" becomes a
+:class:`~postseal.errors.ConfigError` naming the address, as for the SMTP listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+
+from postseal.errors import ConfigError
+
+from .session import ImapSession
+from .session_context import Authenticator, ListenerContext, MailboxAccess
+from .session_limits import ConnectionGate, ImapLimits
+
+__all__ = ["KINDS", "ImapLimits", "ImapListener"]
+
+log = logging.getLogger("postseal.imap")
+KINDS = ("imap", "imaps")
+
+
+def _check_tls(context: ssl.SSLContext) -> None:
+    """Refuse a client context or one that allows TLS below 1.2 (RFC 8996). The check is
+    repeated here, not imported, so that the IMAP edge does not depend on the SMTP one."""
+    if context.protocol != ssl.PROTOCOL_TLS_SERVER:
+        raise ConfigError("the IMAP TLS context must be a server context (PROTOCOL_TLS_SERVER)")
+    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
+        raise ConfigError(
+            f"the IMAP TLS context allows {context.minimum_version.name}",
+            hint="build it with postseal.protocols.smtp.tls.server_context (TLS 1.2 minimum)",
+        )
+
+
+class ImapListener:
+    """One listening socket serving IMAP sessions.
+
+    ``tls`` is the server context (``protocols.smtp.tls.server_context``): offered with
+    STARTTLS on ``imap`` — where no password is taken before it — and implicit on
+    ``imaps``. ``authenticate(username, password, client_address)`` returns the user or
+    raises AuthenticationError / ThrottledError. ``hostname`` names the server in the
+    greeting. ``shutdown_grace`` bounds how long :meth:`stop` waits for running commands.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        mailboxes: MailboxAccess,
+        authenticate: Authenticator,
+        host: str,
+        port: int,
+        hostname: str,
+        tls: ssl.SSLContext,
+        limits: ImapLimits | None = None,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        if kind not in KINDS:
+            raise ConfigError(f"unknown IMAP listener {kind!r}; expected imap or imaps")
+        _check_tls(tls)
+        self._kind = kind
+        self._host = host
+        self._port = port
+        self._tls = tls
+        self._grace = shutdown_grace
+        limits = limits or ImapLimits()
+        self._context = ListenerContext(
+            kind=kind,
+            mailboxes=mailboxes,
+            authenticate=authenticate,
+            hostname=hostname,
+            limits=limits,
+            gate=ConnectionGate(limits),
+            starttls=None if kind == "imaps" else tls,
+        )
+        self._server: asyncio.Server | None = None
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when constructed with port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def open_connections(self) -> int:
+        return self._context.gate.open_connections
+
+    async def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        try:
+            sock = socket.create_server((self._host, self._port), family=family, backlog=128)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen for {self._kind} on {self._host}:{self._port}: {exc.strerror}",
+                hint=f"choose another address with --listen {self._kind}=HOST:PORT",
+            ) from None
+        implicit = self._kind == "imaps"
+        limits = self._context.limits
+        try:
+            self._server = await asyncio.start_server(
+                self._serve,
+                sock=sock,
+                ssl=self._tls if implicit else None,
+                ssl_handshake_timeout=limits.tls_handshake_timeout if implicit else None,
+                limit=limits.max_line_length,
+            )
+        except BaseException:
+            sock.close()
+            raise
+        log.info("%s listening on %s:%d", self._kind, self._host, self.port)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await ImapSession(self._context, reader, writer).run()
+
+    async def stop(self) -> None:
+        """Stop accepting; say ``* BYE`` to every session waiting for its client, let the
+        others finish their command (up to ``shutdown_grace`` seconds), then close all."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        context = self._context
+        context.stopping = True
+        server.close()
+        sessions = list(context.sessions)
+        for session in sessions:
+            session.shutdown()
+        waiters = [asyncio.ensure_future(session.wait_closed()) for session in sessions]
+        if waiters:
+            _, late = await asyncio.wait(waiters, timeout=self._grace)
+            if late:
+                log.warning("%s: %d sessions did not close in time", self._kind, len(late))
+                for session in list(context.sessions):
+                    session.abort()
+                await asyncio.wait(late, timeout=1.0)
+                for waiter in late:
+                    waiter.cancel()
+        await server.wait_closed()
+        log.info("%s stopped", self._kind)
