@@ -42,7 +42,7 @@ from tests.imap_session.client import RawImap
 from postseal.custody import MasterKey
 from postseal.errors import AuthenticationError
 from postseal.protocols.imap.listener import ImapLimits, ImapListener
-from postseal.protocols.smtp.tls import server_context
+from postseal.protocols.tls import server_context
 from postseal.services.clock import system_clock
 from postseal.services.mailboxes import MailboxService
 from postseal.store.ports import NewUser, UserRecord

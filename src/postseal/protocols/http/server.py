@@ -13,7 +13,7 @@ import socket
 import uvicorn
 from starlette.types import ASGIApp
 
-from postseal.errors import ConfigError
+from postseal.protocols.tls import bind_listening_socket
 
 __all__ = ["HttpListener"]
 
@@ -45,16 +45,7 @@ class HttpListener:
         return int(self._socket.getsockname()[1])
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        try:
-            self._socket = socket.create_server(
-                (self._host, self._port), family=family, backlog=128
-            )
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen for http on {self._host}:{self._port}: {exc.strerror}",
-                hint="choose another address with --listen http=HOST:PORT",
-            ) from None
+        self._socket = bind_listening_socket("http", self._host, self._port)
         self._config.load()
         self._server.lifespan = self._config.lifespan_class(self._config)
         await self._server.startup(sockets=[self._socket])

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import ssl
 
 from postseal.errors import ConfigError
+from postseal.protocols.tls import bind_listening_socket, check_server_context
 
 from .session import ImapSession
 from .session_context import Authenticator, ListenerContext, MailboxAccess
@@ -24,22 +24,10 @@ log = logging.getLogger("postseal.imap")
 KINDS = ("imap", "imaps")
 
 
-def _check_tls(context: ssl.SSLContext) -> None:
-    """Refuse a client context or one that allows TLS below 1.2 (RFC 8996). The check is
-    repeated here, not imported, so that the IMAP edge does not depend on the SMTP one."""
-    if context.protocol != ssl.PROTOCOL_TLS_SERVER:
-        raise ConfigError("the IMAP TLS context must be a server context (PROTOCOL_TLS_SERVER)")
-    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
-        raise ConfigError(
-            f"the IMAP TLS context allows {context.minimum_version.name}",
-            hint="build it with postseal.protocols.smtp.tls.server_context (TLS 1.2 minimum)",
-        )
-
-
 class ImapListener:
     """One listening socket serving IMAP sessions.
 
-    ``tls`` is the server context (``protocols.smtp.tls.server_context``): offered with
+    ``tls`` is the server context (``protocols.tls.server_context``): offered with
     STARTTLS on ``imap`` — where no password is taken before it — and implicit on
     ``imaps``. ``authenticate(username, password, client_address)`` returns the user or
     raises AuthenticationError / ThrottledError. ``hostname`` names the server in the
@@ -61,7 +49,7 @@ class ImapListener:
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"unknown IMAP listener {kind!r}; expected imap or imaps")
-        _check_tls(tls)
+        check_server_context(tls, protocol="IMAP")
         self._kind = kind
         self._host = host
         self._port = port
@@ -95,14 +83,7 @@ class ImapListener:
         return self._context.gate.open_connections
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        try:
-            sock = socket.create_server((self._host, self._port), family=family, backlog=128)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen for {self._kind} on {self._host}:{self._port}: {exc.strerror}",
-                hint=f"choose another address with --listen {self._kind}=HOST:PORT",
-            ) from None
+        sock = bind_listening_socket(self._kind, self._host, self._port)
         implicit = self._kind == "imaps"
         limits = self._context.limits
         try:

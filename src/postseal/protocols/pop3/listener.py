@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import ssl
 
 from postseal.errors import ConfigError
+from postseal.protocols.tls import bind_listening_socket
 from postseal.services.mailboxes import MailboxService
 from postseal.services.throttle import AuthThrottle
 
@@ -33,7 +33,7 @@ class Pop3Listener:
     ``authenticate(user, password, client_address)`` returns the user or raises
     AuthenticationError; ``throttle`` (default: a fresh :class:`AuthThrottle`) refuses
     guessing before the password is checked. ``tls`` is the server context
-    (``protocols.smtp.tls.server_context`` builds one for every listener).
+    (``protocols.tls.server_context`` builds one for every listener).
     """
 
     def __init__(
@@ -81,14 +81,7 @@ class Pop3Listener:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        try:
-            sock = socket.create_server((self._host, self._port), family=family, backlog=128)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen for {self._kind} on {self._host}:{self._port}: {exc.strerror}",
-                hint=f"choose another address with --listen {self._kind}=HOST:PORT",
-            ) from None
+        sock = bind_listening_socket(self._kind, self._host, self._port)
         implicit = self._kind == "pop3s"
         limits = self._context.limits
         try:

@@ -6,8 +6,9 @@ Wire format, sessions and replies live here; everything else is asked of the
 
 from __future__ import annotations
 
+from postseal.protocols.tls import server_context
+
 from .limits import Limits
 from .listener import SmtpListener
-from .tls import server_context
 
 __all__ = ["Limits", "SmtpListener", "server_context"]

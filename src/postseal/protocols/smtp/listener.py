@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import ssl
 
 from postseal.errors import ConfigError
+from postseal.protocols.tls import bind_listening_socket, check_server_context
 from postseal.services.ports import Listener, MailIntake
 
 from .connection import SessionContext
 from .limits import ConnectionGate, Limits
 from .session import SmtpSession
-from .tls import check_server_context
 
 __all__ = ["SmtpListener"]
 
@@ -52,7 +51,7 @@ class SmtpListener:
         except ValueError:
             names = ", ".join(member.value for member in Listener)
             raise ConfigError(f"unknown SMTP listener {kind!r}; expected one of {names}") from None
-        check_server_context(tls)
+        check_server_context(tls, protocol="SMTP")
         self._host = host
         self._port = port
         self._tls = tls
@@ -87,14 +86,7 @@ class SmtpListener:
         return self._context.gate.open_connections
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        try:
-            sock = socket.create_server((self._host, self._port), family=family, backlog=128)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen for {self._kind} on {self._host}:{self._port}: {exc.strerror}",
-                hint=f"choose another address with --listen {self._kind}=HOST:PORT",
-            ) from None
+        sock = bind_listening_socket(str(self._kind), self._host, self._port)
         implicit = self._kind is Listener.SUBMISSIONS
         loop = asyncio.get_running_loop()
         try:

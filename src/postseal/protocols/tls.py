@@ -1,8 +1,9 @@
-"""Server TLS contexts for the SMTP listeners (RFC 3207 STARTTLS, RFC 8314 implicit TLS).
+"""Server TLS and listening sockets for every listener: SMTP (RFC 3207 STARTTLS, RFC 8314
+implicit TLS), IMAP (RFC 3501 §6.2.1, RFC 8314), POP3 (RFC 2595) and HTTP.
 
 TLS 1.2 is the minimum (RFC 8996 deprecates 1.0/1.1); compression is off (CRIME); the
 cipher list is OpenSSL's default for that minimum, which has forward secrecy first. No
-client certificate is asked for: SMTP clients authenticate with AUTH (RFC 4954).
+client certificate is asked for: clients authenticate with a password (SASL).
 
 ``ssl`` loads keys from files only. A key given as PEM bytes (postseal's own certificate,
 unsealed from the store) is re-encrypted under a random one-time passphrase before it
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import ssl
 import tempfile
 from pathlib import Path
@@ -21,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from postseal.errors import CertificateFormatError, ConfigError
 
-__all__ = ["check_server_context", "server_context"]
+__all__ = ["bind_listening_socket", "check_server_context", "server_context"]
 
 
 def server_context(*, cert_chain: bytes | Path, key: bytes | Path) -> ssl.SSLContext:
@@ -51,15 +53,31 @@ def server_context(*, cert_chain: bytes | Path, key: bytes | Path) -> ssl.SSLCon
     return context
 
 
-def check_server_context(context: ssl.SSLContext) -> None:
-    """Refuse a context that would allow TLS below 1.2 or that is not a server context."""
+def check_server_context(context: ssl.SSLContext, *, protocol: str) -> None:
+    """Refuse a context that would allow TLS below 1.2 (RFC 8996) or that is not a server
+    context; ``protocol`` names the listener in the message."""
     if context.protocol != ssl.PROTOCOL_TLS_SERVER:
-        raise ConfigError("the SMTP TLS context must be a server context (PROTOCOL_TLS_SERVER)")
+        raise ConfigError(
+            f"the {protocol} TLS context must be a server context (PROTOCOL_TLS_SERVER)"
+        )
     if context.minimum_version < ssl.TLSVersion.TLSv1_2:
         raise ConfigError(
-            f"the SMTP TLS context allows {context.minimum_version.name}",
-            hint="build it with postseal.protocols.smtp.tls.server_context (TLS 1.2 minimum)",
+            f"the {protocol} TLS context allows {context.minimum_version.name}",
+            hint="build it with postseal.protocols.tls.server_context (TLS 1.2 minimum)",
         )
+
+
+def bind_listening_socket(name: str, host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket for the listener ``name``; binding here rather than
+    inside asyncio turns "address in use" into a ConfigError naming the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen for {name} on {host}:{port}: {exc.strerror}",
+            hint=f"choose another address with --listen {name}=HOST:PORT",
+        ) from None
 
 
 def _as_file(value: bytes | Path, scratch: Path) -> Path:
