@@ -127,7 +127,15 @@ def message(size: int = MESSAGE_SIZE) -> bytes:
         b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
     )
     line = b"The quick brown fox jumps over the lazy dog, 0123456789 times.\r\n"
-    body = (line * (size // len(line) + 1))[: size - len(head)]
+    # Whole lines, the last one shortened so the message is exactly ``size`` bytes and
+    # ends in a line end, as mail does. (A body cut mid-line after a space would have
+    # trailing white space, which the canonicaliser must re-encode quoted-printable.)
+    lines, rest = divmod(size - len(head), len(line))
+    if rest == 1:
+        lines, rest = lines - 1, rest + len(line)
+    last = b"-" * (rest - 2) + b"\r\n" if rest else b""
+    body = line * lines + last
+    assert len(head) + len(body) == size
     return head + body
 
 

@@ -37,7 +37,6 @@ __all__ = [
 MAX_DEPTH = 32
 MAX_LINE = 998
 _LINE_END = re.compile(rb"\r?\n")
-_TRAILING_SPACE = re.compile(rb"[ \t]\r\n|[ \t]\Z")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+[ \t]*:")
 _TOKEN_PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
@@ -45,6 +44,9 @@ _TOKEN_PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]
 
 def to_crlf(data: bytes) -> bytes:
     """Every LF or CRLF line end as CRLF; bare CR is left alone."""
+    # Fast path: already CRLF throughout (two C-level scans instead of a regex rewrite).
+    if data.count(b"\n") == data.count(b"\r\n"):
+        return data
     return _LINE_END.sub(b"\r\n", data)
 
 
@@ -185,7 +187,7 @@ def _leaf(body: bytes, mime_type: str, cte: str) -> tuple[bytes, str | None]:
     if is_text:
         crlf = to_crlf(body)
         # Trailing white space is also re-encoded: relays strip it (RFC 3156 §3 advice).
-        if _transport_safe(crlf) and _TRAILING_SPACE.search(crlf) is None:
+        if _transport_safe(crlf) and not _trailing_space(crlf):
             return crlf, ("7bit" if cte != "7bit" else None)
         lf = crlf.replace(b"\r\n", b"\n")
         encoded = binascii.b2a_qp(lf, quotetabs=False, istext=True, header=False)
@@ -197,9 +199,14 @@ def _leaf(body: bytes, mime_type: str, cte: str) -> tuple[bytes, str | None]:
 
 
 def _transport_safe(crlf: bytes) -> bool:
-    if not crlf.isascii() or b"\x00" in crlf or b"\r" in crlf.replace(b"\r\n", b""):
+    if not crlf.isascii() or b"\x00" in crlf or crlf.count(b"\r") != crlf.count(b"\r\n"):
         return False
-    return all(len(line) <= MAX_LINE for line in crlf.split(b"\r\n"))
+    return len(crlf) <= MAX_LINE or max(map(len, crlf.split(b"\r\n"))) <= MAX_LINE
+
+
+def _trailing_space(crlf: bytes) -> bool:
+    """White space before a line end or at the very end (substring scans, no regex)."""
+    return b" \r\n" in crlf or b"\t\r\n" in crlf or crlf.endswith((b" ", b"\t"))
 
 
 def _seven_bit(data: bytes, what: str) -> bytes:

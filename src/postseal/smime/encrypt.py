@@ -21,13 +21,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from asn1crypto import cms, keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 
 from postseal.errors import InputError
-from postseal.smime import enveloped, keyagree
+from postseal.smime import der, enveloped, keyagree
 from postseal.smime.ciphers import (
     CIPHERS,
     EncryptionChoice,
@@ -126,7 +125,7 @@ def _profile(recipient: Recipient) -> RecipientProfile:
     )
 
 
-def _recipient_info(recipient: Recipient, scheme: str, content_key: bytes) -> cms.RecipientInfo:
+def _recipient_info(recipient: Recipient, scheme: str, content_key: bytes) -> bytes:
     """KTRI for RSA, KARI with a fresh ephemeral key for EC/X25519 (RFC 5753 §3.1.1)."""
     public = recipient.certificate.public_key()
     if isinstance(public, rsa.RSAPublicKey):
@@ -166,11 +165,10 @@ def _ec_spki_without_parameters(public: ec.EllipticCurvePublicKey) -> bytes:
     point = public.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    info = keys.PublicKeyInfo(
-        {"algorithm": {"algorithm": "ec"}, "public_key": keys.ECPointBitString(point)}
-    )
-    der: bytes = info.dump()
-    return der
+    return der.sequence(_EC_ALGORITHM, der.tlv(0x03, b"\x00" + point))
+
+
+_EC_ALGORITHM = der.sequence(der.oid("1.2.840.10045.2.1"))
 
 
 def encrypt_entity(

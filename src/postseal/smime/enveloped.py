@@ -10,13 +10,15 @@ touches asn1crypto. Every malformation becomes :class:`postseal.errors.InputErro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from asn1crypto import algos, cms, core, keys
+from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from postseal.errors import InputError
+from postseal.smime import der
 from postseal.smime.ciphers import cipher_by_oid
 
 __all__ = [
@@ -149,9 +151,14 @@ def recipient_id_for(certificate: x509.Certificate) -> tuple[RecipientId, Recipi
     return by_name, (RecipientId(None, None, ski) if ski else None)
 
 
-def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumber:
-    cert = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
-    return cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number})
+@lru_cache(maxsize=256)
+def _issuer_and_serial_der(cert_der: bytes) -> bytes:
+    cert = asn1_x509.Certificate.load(cert_der)
+    return bytes(
+        cms.IssuerAndSerialNumber(
+            {"issuer": cert.issuer, "serial_number": cert.serial_number}
+        ).dump()
+    )
 
 
 def _key_id(certificate: x509.Certificate) -> bytes:
@@ -159,29 +166,40 @@ def _key_id(certificate: x509.Certificate) -> bytes:
     return ext.value.digest
 
 
+@lru_cache(maxsize=1)
+def _ktri_algorithms() -> tuple[bytes, bytes]:
+    """(rsaEncryption, RSAES-OAEP with SHA-256) KeyEncryptionAlgorithmIdentifier DER."""
+    return (
+        bytes(cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_pkcs1v15"}).dump()),
+        bytes(cms.KeyEncryptionAlgorithm(_OAEP_SHA256).dump()),
+    )
+
+
+@lru_cache(maxsize=32)
+def _kari_algorithm(scheme_oid: str, wrap_oid: str) -> bytes:
+    return bytes(
+        cms.KeyEncryptionAlgorithm(
+            {
+                "algorithm": scheme_oid,
+                "parameters": algos.EncryptionAlgorithm({"algorithm": wrap_oid}),
+            }
+        ).dump()
+    )
+
+
 def ktri(
     certificate: x509.Certificate, encrypted_key: bytes, *, oaep: bool, by_key_id: bool = False
-) -> cms.RecipientInfo:
-    """KeyTransRecipientInfo: v0 by issuer and serial, v2 by subjectKeyIdentifier
-    (RFC 5652 §6.2.1). OAEP uses SHA-256 and MGF1-SHA-256 (RFC 8017 §A.2.1,
-    RFC 4055 §4.1) — the defaults would mean SHA-1."""
-    algorithm = _OAEP_SHA256 if oaep else {"algorithm": "rsaes_pkcs1v15"}
-    rid = (
-        cms.RecipientIdentifier(name="subject_key_identifier", value=_key_id(certificate))
-        if by_key_id
-        else cms.RecipientIdentifier(
-            name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
-        )
-    )
-    info = cms.KeyTransRecipientInfo(
-        {
-            "version": "v2" if by_key_id else "v0",
-            "rid": rid,
-            "key_encryption_algorithm": algorithm,
-            "encrypted_key": encrypted_key,
-        }
-    )
-    return cms.RecipientInfo(name="ktri", value=info)
+) -> bytes:
+    """DER RecipientInfo holding a KeyTransRecipientInfo: v0 by issuer and serial, v2 by
+    subjectKeyIdentifier (RFC 5652 §6.2.1). OAEP uses SHA-256 and MGF1-SHA-256
+    (RFC 8017 §A.2.1, RFC 4055 §4.1) — the defaults would mean SHA-1."""
+    algorithm = _ktri_algorithms()[1 if oaep else 0]
+    if by_key_id:
+        version, rid = b"\x02\x01\x02", der.tlv(0x80, _key_id(certificate))  # [0] IMPLICIT
+    else:
+        version = b"\x02\x01\x00"
+        rid = _issuer_and_serial_der(certificate.public_bytes(Encoding.DER))
+    return der.sequence(version, rid, algorithm, der.octet_string(encrypted_key))
 
 
 def kari(
@@ -193,37 +211,31 @@ def kari(
     encrypted_key: bytes,
     ukm: bytes | None = None,
     by_key_id: bool = False,
-) -> cms.RecipientInfo:
-    """KeyAgreeRecipientInfo v3 with the ephemeral originatorKey (RFC 5753 §3.1.1,
-    RFC 8418 §2.3); ``originator_spki`` is a DER SubjectPublicKeyInfo. ``by_key_id``
-    names the recipient by rKeyId instead of issuer and serial (RFC 5652 §6.2.2)."""
-    rid = (
-        cms.KeyAgreementRecipientIdentifier(
-            name="r_key_id", value={"subject_key_identifier": _key_id(certificate)}
-        )
-        if by_key_id
-        else cms.KeyAgreementRecipientIdentifier(
-            name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
-        )
-    )
-    fields = {
-        "version": "v3",
-        "originator": cms.OriginatorIdentifierOrKey(
-            name="originator_key", value=keys.PublicKeyInfo.load(originator_spki)
-        ),
-        "key_encryption_algorithm": {
-            "algorithm": scheme_oid,
-            "parameters": algos.EncryptionAlgorithm({"algorithm": wrap_oid}),
-        },
-        "recipient_encrypted_keys": [{"rid": rid, "encrypted_key": encrypted_key}],
-    }
+) -> bytes:
+    """DER RecipientInfo holding a KeyAgreeRecipientInfo v3 with the ephemeral
+    originatorKey (RFC 5753 §3.1.1, RFC 8418 §2.3); ``originator_spki`` is a DER
+    SubjectPublicKeyInfo. ``by_key_id`` names the recipient by rKeyId instead of issuer
+    and serial (RFC 5652 §6.2.2)."""
+    if originator_spki[:1] != b"\x30":
+        raise ValueError("originator_spki must be a DER SubjectPublicKeyInfo")
+    if by_key_id:  # rKeyId [0] IMPLICIT RecipientKeyIdentifier
+        rid = der.tlv(0xA0, der.octet_string(_key_id(certificate)))
+    else:
+        rid = _issuer_and_serial_der(certificate.public_bytes(Encoding.DER))
+    fields = [
+        b"\x02\x01\x03",  # version 3
+        # originator [0] EXPLICIT, originatorKey [1] IMPLICIT OriginatorPublicKey
+        der.tlv(0xA0, der.retag(0xA1, originator_spki)),
+    ]
     if ukm is not None:
-        fields["ukm"] = ukm
-    return cms.RecipientInfo(name="kari", value=cms.KeyAgreeRecipientInfo(fields))
+        fields.append(der.tlv(0xA1, der.octet_string(ukm)))  # ukm [1] EXPLICIT
+    fields.append(_kari_algorithm(scheme_oid, wrap_oid))
+    fields.append(der.sequence(der.sequence(rid, der.octet_string(encrypted_key))))
+    return der.tlv(0xA1, b"".join(fields))  # kari [1] IMPLICIT
 
 
 def content_info(
-    recipient_infos: list[cms.RecipientInfo],
+    recipient_infos: list[bytes],
     *,
     cipher_oid: str,
     iv: bytes,
@@ -232,43 +244,34 @@ def content_info(
 ) -> bytes:
     """DER ContentInfo: EnvelopedData for CBC, AuthEnvelopedData for GCM (``tag`` set).
 
+    ``recipient_infos`` are DER RecipientInfos from :func:`ktri` and :func:`kari`.
     EnvelopedData is v2 when a KARI is present, else v0 (RFC 5652 §6.1);
     AuthEnvelopedData is always v0 with no authAttrs (RFC 5083 §2.1).
     """
-    parameters: core.Asn1Value
     if tag is None:
-        parameters = core.OctetString(iv)
+        parameters = der.octet_string(iv)
     else:
-        parameters = _GcmParameters({"nonce": iv, "icv_len": len(tag)})
-    eci = cms.EncryptedContentInfo(
-        {
-            "content_type": "data",
-            "content_encryption_algorithm": {"algorithm": cipher_oid, "parameters": parameters},
-            "encrypted_content": ciphertext,
-        }
+        parameters = bytes(_GcmParameters({"nonce": iv, "icv_len": len(tag)}).dump())
+    eci = der.sequence(
+        _DATA_OID,
+        der.sequence(der.oid(cipher_oid), parameters),
+        der.tlv(0x80, ciphertext),  # encryptedContent [0] IMPLICIT
     )
+    infos = der.set_of(recipient_infos)
     if tag is not None:
-        body: core.Asn1Value = cms.AuthEnvelopedData(
-            {
-                "version": "v0",
-                "recipient_infos": recipient_infos,
-                "auth_encrypted_content_info": eci,
-                "mac": tag,
-            }
-        )
-        kind = "authenticated_enveloped_data"
+        body = der.sequence(b"\x02\x01\x00", infos, eci, der.octet_string(tag))
+        kind = _AUTH_ENVELOPED_OID
     else:
-        has_kari = any(ri.name == "kari" for ri in recipient_infos)
-        body = cms.EnvelopedData(
-            {
-                "version": "v2" if has_kari else "v0",
-                "recipient_infos": recipient_infos,
-                "encrypted_content_info": eci,
-            }
-        )
-        kind = "enveloped_data"
-    der: bytes = cms.ContentInfo({"content_type": kind, "content": body}).dump()
-    return der
+        has_kari = any(ri[:1] == b"\xa1" for ri in recipient_infos)
+        version = b"\x02\x01\x02" if has_kari else b"\x02\x01\x00"
+        body = der.sequence(version, infos, eci)
+        kind = _ENVELOPED_OID
+    return der.sequence(kind, der.tlv(0xA0, body))
+
+
+_DATA_OID = der.oid("1.2.840.113549.1.7.1")
+_ENVELOPED_OID = der.oid(_ENVELOPED)
+_AUTH_ENVELOPED_OID = der.oid(_AUTH_ENVELOPED)
 
 
 def _rid(choice: core.Choice) -> RecipientId:

@@ -54,6 +54,10 @@ Field = tuple[str, bytes]
 
 def canonical_crlf(data: bytes) -> bytes:
     """Every bare LF or CR turned into CRLF (RFC 5322 §2.1, RFC 8551 §3.1.1)."""
+    # Fast path: no bare CR or LF, so the regular-expression rewrite would change nothing.
+    pairs = data.count(b"\r\n")
+    if data.count(b"\r") == pairs and data.count(b"\n") == pairs:
+        return data
     return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
 
 

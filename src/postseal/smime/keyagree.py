@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from asn1crypto import algos, core
 from cryptography.hazmat.primitives import hashes
@@ -115,6 +116,17 @@ def shared_info(wrap_oid: str, ukm: bytes | None) -> bytes:
     ``keyInfo`` carries the wrap OID with parameters absent (RFC 3565 §2.3.2);
     ``suppPubInfo`` is the KEK length in bits as a 32-bit big-endian integer.
     """
+    if ukm is None:  # what postseal sends: the same bytes for every message
+        return _shared_info_without_ukm(wrap_oid)
+    return _encode_shared_info(wrap_oid, ukm)
+
+
+@lru_cache(maxsize=8)
+def _shared_info_without_ukm(wrap_oid: str) -> bytes:
+    return _encode_shared_info(wrap_oid, None)
+
+
+def _encode_shared_info(wrap_oid: str, ukm: bytes | None) -> bytes:
     kek_bits = WRAP_ALGORITHMS[wrap_oid] * 8
     info = _EccCmsSharedInfo(
         {

@@ -16,14 +16,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from asn1crypto import cms, core, tsp
+from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from postseal.errors import InputError
+from postseal.smime import der
 from postseal.smime.algorithms import Capability, decode_capabilities, encode_capabilities
 
 __all__ = [
@@ -82,19 +84,51 @@ def signed_attributes(
     signer_cert: x509.Certificate,
     encryption_cert: x509.Certificate,
 ) -> bytes:
-    """DER SET OF the signed attributes we always send (RFC 8551 §2.5, RFC 5035 §3)."""
-    enc = encryption_cert
-    # RFC 5652 §11.3: UTCTime for 1950 to 2049, GeneralizedTime outside.
-    when = cms.Time(
-        name="utc_time" if 1950 <= signing_time.year < 2050 else "general_time",
-        value=signing_time.replace(microsecond=0),
+    """DER SET OF the signed attributes we always send (RFC 8551 §2.5, RFC 5035 §3).
+
+    SMIMECapabilities, ESS signing-certificate-v2 and the encryption key preference depend
+    only on the certificates and the capability list: they are encoded once (with
+    asn1crypto) and cached; the message digest and signing time are spliced in with
+    :mod:`postseal.smime.der`. The SET OF is sorted by encoding (X.690 §11.6).
+    """
+    fixed = _fixed_attributes(
+        signer_cert.public_bytes(Encoding.DER),
+        encryption_cert.public_bytes(Encoding.DER),
+        tuple(capabilities),
     )
+    # RFC 5652 §11.3: UTCTime for 1950 to 2049, GeneralizedTime outside.
+    time_der = der.time(signing_time.replace(microsecond=0))
+    encoded = [
+        _CONTENT_TYPE_DATA_ATTR,
+        der.sequence(_SIGNING_TIME_OID, der.tlv(0x31, time_der)),
+        der.sequence(_MESSAGE_DIGEST_OID, der.tlv(0x31, der.octet_string(content_digest))),
+        *fixed,
+    ]
+    return der.set_of(encoded)
+
+
+_CONTENT_TYPE_DATA_ATTR = der.sequence(
+    der.oid("1.2.840.113549.1.9.3"), der.tlv(0x31, der.oid("1.2.840.113549.1.7.1"))
+)
+_SIGNING_TIME_OID = der.oid("1.2.840.113549.1.9.5")
+_MESSAGE_DIGEST_OID = der.oid("1.2.840.113549.1.9.4")
+_DATA_OID = der.oid("1.2.840.113549.1.7.1")
+_SIGNED_DATA_OID = der.oid("1.2.840.113549.1.7.2")
+
+
+@lru_cache(maxsize=64)
+def _fixed_attributes(
+    signer_der: bytes, encryption_der: bytes, capabilities: tuple[Capability, ...]
+) -> tuple[bytes, ...]:
+    """The encodings of the attributes that do not change from message to message."""
+    signer_cert = x509.load_der_x509_certificate(signer_der)
+    enc = x509.load_der_x509_certificate(encryption_der)
     ess = tsp.SigningCertificateV2(
         {
             "certs": [
                 {
                     # hash_algorithm left at its DEFAULT (SHA-256): DER omits it.
-                    "cert_hash": hashlib.sha256(signer_cert.public_bytes(Encoding.DER)).digest(),
+                    "cert_hash": hashlib.sha256(signer_der).digest(),
                     "issuer_serial": {
                         "issuer": [
                             asn1_x509.GeneralName({"directory_name": _issuer_name(signer_cert)})
@@ -106,9 +140,6 @@ def signed_attributes(
         }
     )
     attributes = (
-        {"type": "content_type", "values": ["data"]},
-        {"type": "signing_time", "values": [when]},
-        {"type": "message_digest", "values": [content_digest]},
         {
             "type": "smime_capabilities",
             "values": [cms.SMIMECapabilites.load(encode_capabilities(capabilities))],
@@ -123,12 +154,7 @@ def signed_attributes(
             ],
         },
     )
-    # DER SET OF (X.690 §11.6): the elements sorted by their encodings. Sorting the
-    # encodings here, each dumped once, replaces asn1crypto's SetOf sort, which re-dumps
-    # nested values on every comparison and made signing ten times slower.
-    encoded = sorted(bytes(cms.CMSAttribute(item).dump()) for item in attributes)
-    body = b"".join(encoded)
-    return b"\x31" + _der_length(len(body)) + body
+    return tuple(bytes(cms.CMSAttribute(item).dump()) for item in attributes)
 
 
 def assemble(
@@ -141,31 +167,57 @@ def assemble(
     signer_cert: x509.Certificate,
     certificates: Sequence[x509.Certificate],
 ) -> bytes:
-    """DER ContentInfo of a one-signer SignedData (version 1, issuerAndSerialNumber)."""
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": {"issuer_and_serial_number": _issuer_serial(signer_cert)},
-            "digest_algorithm": {"algorithm": digest},
-            "signed_attrs": cms.CMSAttributes.load(attrs_der),
-            "signature_algorithm": signature_algorithm,
-            "signature": signature,
-        }
+    """DER ContentInfo of a one-signer SignedData (version 1, issuerAndSerialNumber).
+
+    Concatenated with :mod:`postseal.smime.der` around cached encodings of the issuer
+    and serial and the algorithm identifiers; certificates are carried as their DER.
+    """
+    if attrs_der[:1] != b"\x31":
+        raise ValueError("attrs_der must be a DER SET OF Attribute")
+    digest_alg = _digest_algorithm(digest)
+    signer_info = der.sequence(
+        b"\x02\x01\x01",  # version 1
+        _issuer_serial_der(signer_cert.public_bytes(Encoding.DER)),
+        digest_alg,
+        der.retag(0xA0, attrs_der),  # signedAttrs [0] IMPLICIT
+        _signature_algorithm(repr(signature_algorithm), signature_algorithm),
+        der.octet_string(signature),
     )
-    encap: dict[str, Any] = {"content_type": "data"}
-    if content is not None:
-        encap["content"] = content
-    signed = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [{"algorithm": digest}],
-            "encap_content_info": encap,
-            "certificates": [_asn1_cert(c) for c in certificates],
-            "signer_infos": [signer_info],
-        }
+    if content is None:
+        encap = der.sequence(_DATA_OID)
+    else:
+        encap = der.sequence(_DATA_OID, der.tlv(0xA0, der.octet_string(content)))
+    signed = der.sequence(
+        b"\x02\x01\x01",  # version 1
+        der.tlv(0x31, digest_alg),
+        encap,
+        der.set_of((c.public_bytes(Encoding.DER) for c in certificates), tag=0xA0),
+        der.tlv(0x31, signer_info),
     )
-    info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
-    return bytes(info.dump())
+    return der.sequence(_SIGNED_DATA_OID, der.tlv(0xA0, signed))
+
+
+@lru_cache(maxsize=16)
+def _digest_algorithm(name: str) -> bytes:
+    return bytes(algos.DigestAlgorithm({"algorithm": name}).dump())
+
+
+def _signature_algorithm(key: str, value: dict[str, Any]) -> bytes:
+    # the dict is unhashable: cache by its repr, and encode from the dict itself
+    cached = _SIGNATURE_ALGORITHMS.get(key)
+    if cached is None:
+        cached = bytes(algos.SignedDigestAlgorithm(value).dump())
+        if len(_SIGNATURE_ALGORITHMS) < 64:
+            _SIGNATURE_ALGORITHMS[key] = cached
+    return cached
+
+
+_SIGNATURE_ALGORITHMS: dict[str, bytes] = {}
+
+
+@lru_cache(maxsize=64)
+def _issuer_serial_der(cert_der: bytes) -> bytes:
+    return bytes(_issuer_serial(x509.load_der_x509_certificate(cert_der)).dump())
 
 
 def parse(der: bytes) -> ParsedSignedData:
