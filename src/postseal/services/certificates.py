@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ __all__ = [
 
 CA_ROLES = (CertificateRole.ROOT, CertificateRole.ISSUING, CertificateRole.SERVICE_ISSUING)
 _MAX_SUPERSEDE_CHAIN = 16
+_KEY_CACHE = 256
 
 
 def new_serial() -> int:
@@ -115,6 +117,7 @@ class CertificateService:
         self._master = master
         self._clock = clock
         self._crl_days = crl_validity_days
+        self._keys: OrderedDict[str, tuple[bytes, PrivateKey]] = OrderedDict()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -164,9 +167,20 @@ class CertificateService:
         )
 
     async def private_key(self, record: CertificateRecord) -> PrivateKey:
+        """The certificate's private key, unwrapped. Loading an RSA key re-checks it (about
+        a millisecond), so the most recently used keys stay loaded — in this process only,
+        never written anywhere — up to ``_KEY_CACHE`` of them."""
         if record.wrapped_key is None:
             raise NotFoundError(f"postseal holds no private key for certificate {record.serial}")
-        return self._master.unwrap_private_key(record.wrapped_key, label=record.serial)
+        cached = self._keys.get(record.serial)
+        if cached is not None and cached[0] == record.wrapped_key:
+            self._keys.move_to_end(record.serial)
+            return cached[1]
+        key = self._master.unwrap_private_key(record.wrapped_key, label=record.serial)
+        self._keys[record.serial] = (record.wrapped_key, key)
+        if len(self._keys) > _KEY_CACHE:
+            self._keys.popitem(last=False)
+        return key
 
     # -- issuing ---------------------------------------------------------------------
 
