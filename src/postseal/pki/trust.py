@@ -97,9 +97,37 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     """
     if not data.strip():
         raise CertificateFormatError("no certificate found: the file is empty")
-    if b"-----BEGIN " in data:
-        return _certificates_from_pem(data)
-    return _certificates_from_der(data)
+    certs = _certificates_from_pem(data) if b"-----BEGIN " in data else _certificates_from_der(data)
+    for number, cert in enumerate(certs, start=1):
+        _require_readable(cert, number)
+    return certs
+
+
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    KeyError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+)
+
+
+def _require_readable(cert: x509.Certificate, number: int) -> None:
+    """cryptography parses fields lazily: read every one postseal uses now, so a corrupt
+    certificate is refused at the door instead of failing deep inside a later command."""
+    try:
+        _ = (
+            cert.subject.rfc4514_string(),
+            cert.issuer.rfc4514_string(),
+            cert.extensions,
+            cert.public_key(),
+            cert.not_valid_before_utc,
+            cert.not_valid_after_utc,
+            cert.serial_number,
+        )
+    except _UNREADABLE as err:
+        raise CertificateFormatError(f"corrupt certificate {number}: {_first_line(err)}") from None
 
 
 def _certificates_from_pem(data: bytes) -> list[x509.Certificate]:
@@ -122,7 +150,7 @@ def _certificates_from_pem(data: bytes) -> list[x509.Certificate]:
                 certs.extend(pkcs7.load_der_pkcs7_certificates(der))
             else:
                 certs.append(x509.load_der_x509_certificate(_der_prefix(der)))
-        except ValueError as err:
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as err:
             raise CertificateFormatError(
                 f"corrupt certificate in PEM block {number}: {_first_line(err)}"
             ) from err
@@ -148,10 +176,10 @@ def _certificates_from_der(data: bytes) -> list[x509.Certificate]:
         )
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError as cert_err:
+    except (ValueError, x509.InvalidVersion) as cert_err:
         try:
             return pkcs7.load_der_pkcs7_certificates(data)
-        except (ValueError, UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
             pass
         if _is_der_private_key(data):
             raise CertificateFormatError(

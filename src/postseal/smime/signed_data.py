@@ -380,7 +380,7 @@ def _certificates(choices: Any) -> tuple[x509.Certificate, ...]:
             # cryptography parses these lazily; touch them now so a corrupt certificate
             # fails here, not in the middle of verification
             _ = (cert.subject, cert.issuer, cert.extensions)
-        except (ValueError, TypeError, KeyError, x509.InvalidVersion):
+        except (ValueError, TypeError, KeyError, x509.InvalidVersion, x509.DuplicateExtension):
             continue  # one unreadable extra certificate must not hide the signer's
         certs.append(cert)
     return tuple(certs)

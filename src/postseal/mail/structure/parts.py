@@ -317,11 +317,15 @@ def part_content(raw: bytes, part: Part) -> bytes:
 def part_text(raw: bytes, part: Part) -> str:
     """A text part decoded to str by its charset (UTF-8 when unknown)."""
     charset = (part.param("charset") or "utf-8").strip().lower()
+    content = part_content(raw, part)
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    return part_content(raw, part).decode(charset, "replace")
+        # A hostile charset may name no codec, a bytes-to-bytes codec (hex, zlib) or one
+        # without the "replace" handler (idna): any of them falls back to UTF-8.
+        if not codecs.lookup(charset)._is_text_encoding:
+            raise LookupError(charset)
+        return content.decode(charset, "replace")
+    except (LookupError, UnicodeError, ValueError):
+        return content.decode("utf-8", "replace")
 
 
 def envelope(msg: MessageStructure) -> Envelope:

@@ -98,12 +98,19 @@ def _line(text: str) -> str:
 
 
 def ok(text: str = "") -> bytes:
-    return f"+OK {_line(text)}".rstrip().encode("utf-8", "replace") + b"\r\n"
+    return _fit(f"+OK {_line(text)}")
 
 
 def err(text: str, *, code: str | None = None) -> bytes:
     prefix = f"[{code}] " if code else ""
-    return f"-ERR {prefix}{_line(text)}".rstrip().encode("utf-8", "replace") + b"\r\n"
+    return _fit(f"-ERR {prefix}{_line(text)}")
+
+
+def _fit(line: str) -> bytes:
+    """The reply line encoded, cut on a character boundary to :data:`MAX_REPLY` octets
+    including its CRLF (RFC 2449 §4: a response line is at most 512 octets)."""
+    encoded = line.rstrip().encode("utf-8", "replace")[: MAX_REPLY - 2]
+    return encoded.decode("utf-8", "ignore").rstrip().encode("utf-8") + b"\r\n"
 
 
 def multiline(data: bytes) -> bytes:
