@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from postseal.custody import MasterKey
 from postseal.errors import InputError, NotFoundError, PolicyError
 from postseal.mail.address import parse_address
+from postseal.services import mailbox_sealing as sealed
 from postseal.services.clock import Clock
 from postseal.store.ports import ALL_RIGHTS, Mailbox, Store, Transaction, UserRecord
 
@@ -40,6 +41,7 @@ SEPARATOR = "/"
 OTHER_USERS = "Other Users"
 SHARED = "Shared"
 _RESERVED = (OTHER_USERS.lower(), SHARED.lower())
+_KEY_CACHE = 1024
 
 
 class OverQuotaError(PolicyError):
@@ -83,6 +85,20 @@ class MailboxCore:
         self._master = master
         self._clock = clock
         self._max_message_size = max_message_size
+        self._keys: dict[tuple[str, bytes], bytes] = {}
+
+    def _mailbox_key(self, mailbox: Mailbox) -> bytes:
+        """The mailbox's container key, unwrapped once and kept in memory (never on disk)
+        for the next read; keyed by id and wrapped key, so a re-keyed record is unwrapped
+        again. At most :data:`_KEY_CACHE` keys are kept."""
+        wanted = (mailbox.id, bytes(mailbox.wrapped_key))
+        key = self._keys.get(wanted)
+        if key is None:
+            key = sealed.mailbox_key(self._master, mailbox)
+            if len(self._keys) >= _KEY_CACHE:
+                self._keys.pop(next(iter(self._keys)))
+            self._keys[wanted] = key
+        return key
 
     # -- names ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from postseal.errors import ConflictError, PolicyError
 from postseal.services import mailbox_sealing as sealed
 from postseal.services.mailbox_access import MailboxCore, input_errors, no_mailbox
+from postseal.services.mailbox_changes import CHANGES
 from postseal.store.ports import (
     INBOX,
     MAX_UID,
@@ -108,6 +109,7 @@ class FolderOps(MailboxCore):
                     hint="expunge its messages instead",
                 )
             await tx.mailboxes.delete(box.id)
+        CHANGES.touch(box.id)
 
     async def rename(self, user: UserRecord, old: str, new: str) -> None:
         """Rename a personal mailbox and those below it (RFC 3501 §6.3.5), keeping
@@ -124,14 +126,15 @@ class FolderOps(MailboxCore):
             if box.name != INBOX:
                 with input_errors():
                     await tx.mailboxes.rename(box.id, new)
-                return
-            fresh = sealed.new_mailbox(self._master, user.id, new, now=self._clock())
-            with input_errors():
-                target = await tx.mailboxes.create(fresh)
-            everything = [(1, MAX_UID)]
-            keys = await tx.mailboxes.message_keys(box.id, everything)
-            bodies, summaries = sealed.rewrap_keys(self._master, box, target, keys)
-            await tx.mailboxes.move(box.id, everything, target.id, bodies, summaries=summaries)
+            else:
+                fresh = sealed.new_mailbox(self._master, user.id, new, now=self._clock())
+                with input_errors():
+                    target = await tx.mailboxes.create(fresh)
+                everything = [(1, MAX_UID)]
+                keys = await tx.mailboxes.message_keys(box.id, everything)
+                bodies, summaries = sealed.rewrap_keys(self._master, box, target, keys)
+                await tx.mailboxes.move(box.id, everything, target.id, bodies, summaries=summaries)
+        CHANGES.touch(box.id)
 
     async def subscribe(self, user: UserRecord, name: str) -> None:
         """RFC 3501 §6.3.6: the name need not exist."""

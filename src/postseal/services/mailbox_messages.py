@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from postseal.custody import sealing
 from postseal.errors import NotFoundError, TooLargeError
 from postseal.services import mailbox_sealing as sealed
 from postseal.services.mailbox_access import MailboxCore, input_errors, no_mailbox
+from postseal.services.mailbox_changes import CHANGES
 from postseal.store.ports import (
     FlagUpdate,
     Mailbox,
@@ -63,17 +64,39 @@ class MessageOps(MailboxCore):
         async with self._store.begin() as tx:
             return list(await tx.mailboxes.messages(mailbox.id, uids))
 
-    async def summaries(self, mailbox: Mailbox, uids: Sequence[int]) -> dict[int, bytes]:
+    async def summaries(
+        self,
+        mailbox: Mailbox,
+        uids: Sequence[int],
+        *,
+        email_ids: Mapping[int, str] | None = None,
+    ) -> dict[int, bytes]:
         """The opened summaries (:func:`postseal.mail.structure.to_summary` bytes) of the
         messages among ``uids`` that exist; missing ones are computed from the body and
-        stored sealed (``put_summary``) for next time."""
+        stored sealed (``put_summary``) for next time.
+
+        A caller that knows the messages' ``email_ids`` (IMAP sessions do) saves the
+        metadata query: the summaries are read in one query and opened."""
         ranges = uid_ranges(uids)
         if not ranges:
             return {}
+        if email_ids is not None:
+            async with self._store.begin() as tx:
+                found = await tx.mailboxes.summaries(mailbox.id, ranges)
+            key = self._mailbox_key(mailbox)
+            out = {
+                uid: sealed.open_summary(key, mailbox.id, email_ids[uid], blob)
+                for uid, blob in found.items()
+                if uid in email_ids
+            }
+            rest = [uid for uid in uids if uid not in out]
+            if rest:
+                out.update(await self.summaries(mailbox, rest))
+            return out
         async with self._store.begin() as tx:
             stored = await tx.mailboxes.messages(mailbox.id, ranges)
             found = await tx.mailboxes.summaries(mailbox.id, ranges)
-        key = sealed.mailbox_key(self._master, mailbox)
+        key = self._mailbox_key(mailbox)
         out = {
             m.uid: sealed.open_summary(key, mailbox.id, m.email_id, found[m.uid])
             for m in stored
@@ -96,15 +119,28 @@ class MessageOps(MailboxCore):
             out[message.uid] = summary
         return out
 
-    async def body(self, mailbox: Mailbox, uid: int) -> bytes:
+    async def body(self, mailbox: Mailbox, uid: int, *, email_id: str | None = None) -> bytes:
         """The message as it was stored, byte for byte (a signed message still verifies).
-        NotFoundError when the UID does not exist (any more)."""
+        NotFoundError when the UID does not exist (any more).
+
+        A caller that knows the message's ``email_id`` (a UID's never changes: IMAP
+        sessions have it from their listing) saves the metadata read: one query."""
+        if email_id is not None:
+            async with self._store.begin() as tx:
+                found = await tx.mailboxes.body(mailbox.id, uid)
+            if found is None:
+                raise NotFoundError(f"no message with UID {uid} in mailbox {mailbox.name}")
+            key = self._mailbox_key(mailbox)
+            return await sealed.offload(
+                len(found.ciphertext),
+                functools.partial(sealed.open_body, key, mailbox.id, email_id, found),
+            )
         async with self._store.begin() as tx:
             message = await tx.mailboxes.get_message(mailbox.id, uid)
             sealed_body = None if message is None else await tx.mailboxes.body(mailbox.id, uid)
         if message is None or sealed_body is None:
             raise NotFoundError(f"no message with UID {uid} in mailbox {mailbox.name}")
-        key = sealed.mailbox_key(self._master, mailbox)
+        key = self._mailbox_key(mailbox)
         return await sealed.offload(
             message.size, lambda: sealed.open_body(key, mailbox.id, message.email_id, sealed_body)
         )
@@ -119,7 +155,7 @@ class MessageOps(MailboxCore):
         async with self._store.begin() as tx:
             stored = await tx.mailboxes.messages(mailbox.id, ranges)
             found = [(m, await tx.mailboxes.body(mailbox.id, m.uid)) for m in stored]
-        key = sealed.mailbox_key(self._master, mailbox)
+        key = self._mailbox_key(mailbox)
         out = {}
         for message, sealed_body in found:
             if sealed_body is not None:
@@ -152,7 +188,7 @@ class MessageOps(MailboxCore):
         now = self._clock()
         async with self._store.begin() as tx:
             box = await self._resolve(tx, user, name, need="i", missing_hint="create it first")
-        key = sealed.mailbox_key(self._master, box)
+        key = self._mailbox_key(box)
         email_id = sealing.new_id(now)
         message = await sealed.offload(
             len(data),
@@ -169,6 +205,7 @@ class MessageOps(MailboxCore):
             await self._check_quota(tx, box, size=len(data))
             with input_errors():
                 stored = await tx.mailboxes.append(box.id, message)
+        CHANGES.touch(box.id)
         return box.uidvalidity, stored.uid
 
     async def set_flags(
@@ -189,7 +226,7 @@ class MessageOps(MailboxCore):
         )
         async with self._store.begin() as tx:
             with input_errors():
-                return await tx.mailboxes.set_flags(
+                update = await tx.mailboxes.set_flags(
                     mailbox.id,
                     uids,
                     add=add,
@@ -197,6 +234,9 @@ class MessageOps(MailboxCore):
                     replace=replace,
                     unchanged_since=unchanged_since,
                 )
+        if update.changed:
+            CHANGES.touch(mailbox.id)
+        return update
 
     async def expunge(
         self, mailbox: Mailbox, uids: UidSet | None = None, *, user: UserRecord | None = None
@@ -205,7 +245,10 @@ class MessageOps(MailboxCore):
         the UIDs removed, ascending. With ``user``, the ``e`` right is checked."""
         await self._check_rights(user, mailbox, lambda: "e")
         async with self._store.begin() as tx:
-            return list(await tx.mailboxes.expunge(mailbox.id, uids))
+            removed = list(await tx.mailboxes.expunge(mailbox.id, uids))
+        if removed:
+            CHANGES.touch(mailbox.id)
+        return removed
 
     async def copy(
         self, user: UserRecord, mailbox: Mailbox, uids: UidSet, target: str
@@ -236,6 +279,7 @@ class MessageOps(MailboxCore):
             bodies, summaries = sealed.rewrap_keys(self._master, source, box, keys)
             run = tx.mailboxes.move if move else tx.mailboxes.copy
             pairs = await run(source.id, uids, box.id, bodies, summaries=summaries)
+        CHANGES.touch(source.id, box.id)
         return box.uidvalidity, list(pairs)
 
     async def changes_since(self, mailbox: Mailbox, modseq: int) -> MailboxChanges:
@@ -243,6 +287,12 @@ class MessageOps(MailboxCore):
         RFC 7162 §3.2.5.2 VANISHED)."""
         async with self._store.begin() as tx:
             return await tx.mailboxes.changes_since(mailbox.id, modseq)
+
+    def change_version(self, mailbox_id: str) -> int:
+        """This process's change counter of the mailbox (:mod:`.mailbox_changes`): it
+        moves after every write the process makes; other processes' writes need
+        :meth:`highest_modseq`."""
+        return CHANGES.version(mailbox_id)
 
     async def highest_modseq(self, mailbox_id: str) -> int:
         """HIGHESTMODSEQ (RFC 7162 §3.1.1) from the mailbox row alone; NotFoundError when

@@ -21,6 +21,7 @@ from datetime import datetime
 from postseal.custody import MasterKey
 from postseal.errors import NotFoundError
 from postseal.services import mailbox_sealing as sealed
+from postseal.services.mailbox_changes import CHANGES
 from postseal.store.ports import INBOX, Mailbox, Store, StoredMessage, Transaction
 
 __all__ = ["INBOX", "MailboxWriter", "read_mailbox"]
@@ -60,7 +61,11 @@ class MailboxWriter:
                 key, mailbox.id, data, email_id=email_id, internal_date=internal_date, flags=flags
             ),
         )
-        return await tx.mailboxes.append(mailbox.id, message)
+        stored = await tx.mailboxes.append(mailbox.id, message)
+        # Before the caller commits: sessions of this process look at once, and their
+        # periodic store check (mailbox_changes.RECHECK_SECONDS) covers the race.
+        CHANGES.touch(mailbox.id)
+        return stored
 
     async def deliver(
         self, tx: Transaction, user_id: int, data: bytes, *, email_id: str, now: datetime

@@ -26,6 +26,7 @@ from postseal.custody import sealing
 from postseal.errors import InputError, NotFoundError
 from postseal.services import mailbox_sealing as sealed
 from postseal.services.mailbox_access import OverQuotaError, input_errors
+from postseal.services.mailbox_changes import CHANGES
 from postseal.services.mailbox_folders import DEFAULT_MAILBOXES, FolderOps
 from postseal.services.mailbox_formats import (
     ImportedMessage,
@@ -107,7 +108,7 @@ class MailboxService(FolderOps, MessageOps):
             box = await self.create(user, name)
         async with self._store.begin() as tx:
             box = await self._resolve(tx, user, box.name, need="i")
-        key = sealed.mailbox_key(self._master, box)
+        key = self._mailbox_key(box)
         count = 0
         batch: list[ImportedMessage] = []
         for item in messages:
@@ -153,6 +154,7 @@ class MailboxService(FolderOps, MessageOps):
             with input_errors():
                 for message in sealed_messages:
                     await tx.mailboxes.append(box_id, message)
+        CHANGES.touch(box_id)
         return len(batch)
 
 

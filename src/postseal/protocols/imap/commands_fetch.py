@@ -1,10 +1,11 @@
 """FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8), with CONDSTORE's MODSEQ and
 CHANGEDSINCE (RFC 7162 §3.1.4).
 
-What is loaded depends on the items: flags, UID and MODSEQ come from the session's view;
-INTERNALDATE and RFC822.SIZE from one listing query; ENVELOPE, BODYSTRUCTURE and header
-sections from the sealed summaries (one query, no body opened); only items that need
-the message's octets open its body, one message at a time. A non-PEEK body item sets
+What is loaded depends on the items: flags, UID, MODSEQ, INTERNALDATE and RFC822.SIZE
+come from the session's view; ENVELOPE, BODYSTRUCTURE and header sections from the
+sealed summaries (one query, no body opened; ENVELOPE alone reads only the summary's
+envelope section); only items that need the message's octets open its body, one
+message at a time, one query each. A non-PEEK body item sets
 ``\\Seen`` first, in one store call for the whole set, and the response then carries
 the new FLAGS (RFC 3501 §6.4.5).
 """
@@ -15,7 +16,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from postseal.errors import NotFoundError
-from postseal.mail.structure import MessageStructure, SummaryError, from_summary, parse
+from postseal.mail.structure import (
+    Envelope,
+    MessageStructure,
+    SummaryError,
+    from_summary,
+    parse,
+)
+from postseal.mail.structure.summary import summary_envelope
 from postseal.protocols.imap import FetchSource, Tagged, data, render_fetch, values
 from postseal.protocols.imap.commands import Fetch, FetchAttribute
 
@@ -29,7 +37,6 @@ __all__ = ["HANDLERS", "out_of_range"]
 
 HANDLERS = Registry()
 _EMPTY = parse(b"\r\n")
-_VIEW_ITEMS = frozenset({"FLAGS", "UID", "MODSEQ"})
 _LISTING_ITEMS = frozenset({"INTERNALDATE", "RFC822.SIZE"})
 _SUMMARY_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "RFC822.HEADER"})
 _HEADER_CAP = 256 * 1024  # summaries keep at most this much of the header (ADR 0012)
@@ -89,65 +96,74 @@ async def _answer(
 ) -> None:
     service = session.ctx.mailboxes
     names = {item.name for item in items}
-    if names <= _VIEW_ITEMS:
-        for uid in uids:
-            _send(session, view, items, _from_view(view, uid), seen_now)
-        return
-    if names & _LISTING_ITEMS:
-        listed = await service.messages(view.mailbox, view.uid_ranges(uids))
-        stored = {m.uid: (m.internal_date, m.size) for m in listed}
-    else:  # the body answers for itself: one store call per message, not two
-        stored = dict.fromkeys(uids, (_EPOCH, 0))
+    stored = _listing(view, uids, needed=bool(names & _LISTING_ITEMS))
+    if len(stored) < len(uids) and names & _LISTING_ITEMS:
+        unknown = [u for u in uids if u not in stored]  # not in the view's metadata
+        listed = await service.messages(view.mailbox, view.uid_ranges(unknown))
+        stored.update((m.uid, (m.internal_date, m.size)) for m in listed)
     needs_body = any(item.needs_body for item in items)
     needs_structure = not needs_body and any(_needs_structure(item) for item in items)
+    envelope_only = needs_structure and all(
+        item.name == "ENVELOPE" or not _needs_structure(item) for item in items
+    )
     summaries: dict[int, bytes] = {}
     if needs_structure:
-        summaries = await service.summaries(view.mailbox, list(stored))
+        wanted = [u for u in uids if u in stored]
+        email_ids = {u: m[0] for u in wanted if (m := view.meta.get(u)) is not None}
+        summaries = await service.summaries(view.mailbox, wanted, email_ids=email_ids)
     for count, uid in enumerate(uids, 1):
         listing = stored.get(uid)
         if listing is None:
             continue  # expunged by another session since the view was updated
+        structure: MessageStructure | None = _EMPTY
+        found: Envelope | None = None
+        raw: bytes | None = None
+        use_body = needs_body
+        if needs_structure:
+            summary = summaries.get(uid)
+            found = _envelope(summary) if envelope_only else None
+            if found is None:
+                structure = _structure(summary)
+                # no usable summary: the body answers
+                use_body = structure is None or _header_cut(structure, items)
+        if use_body:
+            try:
+                raw = await service.body(view.mailbox, uid, email_id=view.email_id(uid))
+            except NotFoundError:
+                continue
+            structure = None
         source = FetchSource(
             uid=uid,
             flags=view.flags.get(uid, ()),
             internal_date=listing[0],
             size=listing[1],
             modseq=view.modseqs.get(uid, 0),
-            structure=_EMPTY,
+            structure=structure,
+            raw=raw,
+            envelope=found,
         )
-        if needs_body:
-            try:
-                raw = await service.body(view.mailbox, uid)
-            except NotFoundError:
-                continue
-            source = _with(source, structure=None, raw=raw)
-        elif needs_structure:
-            structure = _structure(summaries.get(uid))
-            if structure is None or _header_cut(structure, items):
-                try:
-                    raw = await service.body(view.mailbox, uid)
-                except NotFoundError:
-                    continue
-                source = _with(source, structure=None, raw=raw)
-            else:
-                source = _with(source, structure=structure, raw=None)
         _send(session, view, items, source, seen_now)
         if count % _FLUSH_EVERY == 0:
             await session.flush()
 
 
-def _with(
-    source: FetchSource, *, structure: MessageStructure | None, raw: bytes | None
-) -> FetchSource:
-    return FetchSource(
-        uid=source.uid,
-        flags=source.flags,
-        internal_date=source.internal_date,
-        size=source.size,
-        modseq=source.modseq,
-        structure=structure,
-        raw=raw,
-    )
+def _listing(
+    view: SelectedMailbox, uids: list[int], *, needed: bool
+) -> dict[int, tuple[datetime, int]]:
+    """INTERNALDATE and RFC822.SIZE from the view (they never change while a UID
+    lives); placeholders when no item shows them."""
+    if not needed:
+        return dict.fromkeys(uids, (_EPOCH, 0))
+    return {u: (m[1], m[2]) for u in uids if (m := view.meta.get(u)) is not None}
+
+
+def _envelope(summary: bytes | None) -> Envelope | None:
+    if summary is None:
+        return None
+    try:
+        return summary_envelope(summary)
+    except SummaryError:
+        return None
 
 
 def _structure(summary: bytes | None) -> MessageStructure | None:
@@ -164,17 +180,6 @@ def _header_cut(structure: MessageStructure, items: tuple[FetchAttribute, ...]) 
     if len(structure.header) < _HEADER_CAP:
         return False
     return any(item.name in ("BODY", "RFC822.HEADER") for item in items)
-
-
-def _from_view(view: SelectedMailbox, uid: int) -> FetchSource:
-    return FetchSource(
-        uid=uid,
-        flags=view.flags.get(uid, ()),
-        internal_date=_EPOCH,
-        size=0,
-        modseq=view.modseqs.get(uid, 0),
-        structure=_EMPTY,
-    )
 
 
 def _send(

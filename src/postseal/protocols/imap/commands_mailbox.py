@@ -4,6 +4,7 @@ CREATE and RFC 4315 §3 APPENDUID. LIST and LSUB are in :mod:`.commands_list`.""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from postseal.errors import ConflictError, PolicyError
@@ -66,9 +67,11 @@ async def _open(
         if "r" not in rights:
             raise PolicyError(f"you may not read mailbox {mailbox.name}")
         read_only = read_only or not set("stwe") & set(rights)
+    version = service.change_version(mailbox.id)  # before the reads: a race is seen again
     status = await service.status(mailbox)
     messages = await service.messages(mailbox)
     view = SelectedMailbox.load(mailbox, messages, modseq=status.highestmodseq, read_only=read_only)
+    view.version, view.checked_at = version, time.monotonic()
     if condstore:
         session.condstore = True
     session.send(data.Flags(view.all_flags()))

@@ -2,10 +2,10 @@
 and CONDSTORE's MODSEQ key (RFC 7162 §3.1.5).
 
 The pure :func:`~postseal.protocols.imap.search.matches` decides; this module loads what
-the key needs and no more (:func:`~postseal.protocols.imap.search.needs`): flags, sets
-and MODSEQ from the session's view, dates and sizes from one listing query, header keys
-from the sealed summaries (one query), BODY and TEXT from each message's body, opened
-one at a time so a large mailbox is never held in memory at once.
+the key needs and no more (:func:`~postseal.protocols.imap.search.needs`): flags, sets,
+MODSEQ, dates and sizes from the session's view, header keys from the header section of
+the sealed summaries (one query), BODY and TEXT from each message's body, opened one at
+a time so a large mailbox is never held in memory at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from postseal.errors import NotFoundError
-from postseal.mail.structure import MessageStructure, SummaryError, from_summary
+from postseal.mail.structure import MessageStructure, SummaryError
+from postseal.mail.structure.summary import summary_header
 from postseal.protocols.imap import Code, SequenceSet, Tagged, data, search
 from postseal.protocols.imap.commands import Search
 from postseal.protocols.imap.search import Candidate, SearchKey
@@ -43,10 +44,12 @@ def _uses_modseq(key: SearchKey) -> bool:
 
 
 def _summary_loader(summary: bytes | None) -> MessageStructure | None:
+    """The header of a summary (header keys read nothing else; BODY and TEXT keys need
+    the message itself and parse it)."""
     if summary is None:
         return None
     try:
-        return from_summary(summary)
+        return summary_header(summary)
     except SummaryError:
         return None
 
@@ -65,33 +68,39 @@ async def search_messages(session: ImapSession, command: Search) -> Tagged:
         session.condstore = True
     service = session.ctx.mailboxes
     need = search.needs(command.key)
-    stored = {m.uid: m for m in await service.messages(view.mailbox)}
+    # INTERNALDATE and size never change while a UID lives: the view has them
+    stored = {uid: (m[1], m[2]) for uid, m in view.meta.items()}
+    if len(stored) < len(view.uids):
+        listed = await service.messages(view.mailbox)
+        stored.update((m.uid, (m.internal_date, m.size)) for m in listed)
     summaries: dict[int, bytes] = {}
     if need == "summary":
-        summaries = await service.summaries(view.mailbox, list(stored))
+        live = [uid for uid in view.uids if uid not in view.gone]
+        email_ids = {uid: m[0] for uid in live if (m := view.meta.get(uid)) is not None}
+        summaries = await service.summaries(view.mailbox, live, email_ids=email_ids)
     largest_seq = len(view.uids)
     largest_uid = view.uids[-1] if view.uids else 0
     found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
     for index, uid in enumerate(view.uids):
-        message = stored.get(uid)
-        if message is None or uid in view.gone:
+        listing = stored.get(uid)
+        if listing is None or uid in view.gone:
             continue
         candidate = Candidate(
             seq=index + 1,
             uid=uid,
-            flags=frozenset(view.flags.get(uid, message.flags)),
-            internal_date=message.internal_date,
-            size=message.size,
+            flags=frozenset(view.flags.get(uid, ())),
+            internal_date=listing[0],
+            size=listing[1],
             largest_seq=largest_seq,
             largest_uid=largest_uid,
-            modseq=view.modseqs.get(uid, message.modseq),
+            modseq=view.modseqs.get(uid, 0),
         )
         structure = _summary_loader(summaries.get(uid))
         if structure is not None:
             candidate.load_summary = lambda s=structure: s
         if need == "raw" or (need == "summary" and structure is None):
             try:
-                raw = await service.body(view.mailbox, uid)
+                raw = await service.body(view.mailbox, uid, email_id=view.email_id(uid))
             except NotFoundError:
                 continue
             candidate.load_raw = lambda r=raw: r

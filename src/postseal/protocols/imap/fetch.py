@@ -11,10 +11,13 @@ fetch and adds a FLAGS item when they changed (RFC 3501 §6.4.5).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from postseal.mail.structure import (
+    Address,
+    Envelope,
     MessageStructure,
     bodystructure,
     envelope,
@@ -28,8 +31,11 @@ from postseal.mail.structure import (
 from postseal.protocols.imap import values
 from postseal.protocols.imap.commands import FetchAttribute
 
-__all__ = ["FetchSource", "format_internal_date", "render"]
+__all__ = ["FetchSource", "format_internal_date", "render", "render_envelope"]
 
+_PLAIN = re.compile(r"[\x01-\x09\x0b\x0c\x0e-\x21\x23-\x5b\x5d-\x7f]*\Z")
+"""7-bit text a quoted string holds as it is (no CR, LF, NUL, quote or backslash)."""
+_NO_STRUCTURE = parse(b"\r\n")  # stands in where no item reads the structure
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -45,6 +51,7 @@ class FetchSource:
     modseq: int = 0
     structure: MessageStructure | None = None
     raw: bytes | None = None
+    envelope: Envelope | None = None  # the top-level ENVELOPE, when known without parsing
 
 
 def format_internal_date(moment: datetime) -> str:
@@ -67,11 +74,87 @@ def render(
     if structure is None:
         if msg.raw is None:
             raise ValueError("FetchSource needs a structure or the raw message")
-        structure = parse(msg.raw)
+        if not all(_whole(item) for item in items):
+            structure = parse(msg.raw)
     out: list[tuple[str, bytes]] = []
     for item in items:
-        out.append((item.response_key(), _value(item, msg, structure, utf8)))
+        if structure is None:  # only items that need no MIME structure (see _whole)
+            out.append((item.response_key(), _plain_value(item, msg, utf8)))
+        else:
+            out.append((item.response_key(), _value(item, msg, structure, utf8)))
     return tuple(out)
+
+
+_PLAIN_ITEMS = frozenset({"FLAGS", "UID", "MODSEQ", "INTERNALDATE", "RFC822.SIZE", "RFC822"})
+
+
+def _whole(item: FetchAttribute) -> bool:
+    """Whether the item is answered without the MIME structure: the view's items and
+    the whole message (``BODY[]``, ``BODY.PEEK[]``, ``BINARY[]``, ``RFC822``)."""
+    if item.name in _PLAIN_ITEMS:
+        return True
+    spec = item.section
+    return (
+        item.name in ("BODY", "BINARY")
+        and spec is not None
+        and not spec.part
+        and not spec.text
+        and not spec.fields
+    )
+
+
+def _plain_value(item: FetchAttribute, msg: FetchSource, utf8: bool) -> bytes:
+    if item.name in _PLAIN_ITEMS:
+        return _value(item, msg, _NO_STRUCTURE, utf8)
+    data = _raw(msg, item)
+    if item.partial is not None:
+        offset, length = item.partial
+        data = data[offset:] if length is None else data[offset : offset + length]
+    return values.string(data)
+
+
+def render_envelope(env: Envelope, *, utf8: bool = False) -> bytes:
+    """``values.render(envelope_value(env))``, the same bytes, without the nested
+    values in between (a listing renders thousands)."""
+
+    def text(value: str | None) -> bytes:
+        if value is None:
+            return b"NIL"
+        if len(value) <= values.MAX_QUOTED and _PLAIN.match(value):
+            return b'"%s"' % value.encode("ascii")  # what values.string writes for it
+        return values.string(value, utf8=utf8)
+
+    def addresses(items: tuple[Address, ...]) -> bytes:
+        if not items:
+            return b"NIL"
+        return (
+            b"(("
+            + b") (".join(
+                b" ".join((text(a.name), text(a.adl), text(a.mailbox), text(a.host))) for a in items
+            )
+            + b"))"
+        )
+
+    return b"".join(
+        (
+            b"(",
+            b" ".join(
+                (
+                    text(env.date),
+                    text(env.subject),
+                    addresses(env.from_),
+                    addresses(env.sender),
+                    addresses(env.reply_to),
+                    addresses(env.to),
+                    addresses(env.cc),
+                    addresses(env.bcc),
+                    text(env.in_reply_to),
+                    text(env.message_id),
+                )
+            ),
+            b")",
+        )
+    )
 
 
 def _raw(msg: FetchSource, item: FetchAttribute) -> bytes:
@@ -95,6 +178,8 @@ def _value(
     if name == "RFC822.SIZE":
         return b"%d" % msg.size
     if name == "ENVELOPE":
+        if msg.envelope is not None:
+            return render_envelope(msg.envelope, utf8=utf8)
         return values.render(envelope_value(envelope(structure)), utf8=utf8)
     if name in ("BODY", "BODYSTRUCTURE") and item.section is None:
         return values.render(

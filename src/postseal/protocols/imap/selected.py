@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from postseal.protocols.imap import data, responses, values
 from postseal.protocols.imap.responses import Code
@@ -27,9 +28,13 @@ from postseal.store.ports.mailbox_records import (
     UidSet,
 )
 
-__all__ = ["SYSTEM_FLAGS", "SelectedMailbox", "Untagged"]
+__all__ = ["SYSTEM_FLAGS", "Meta", "SelectedMailbox", "Untagged"]
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+Meta = tuple[str, datetime, int]
+"""(EMAILID, INTERNALDATE, RFC822.SIZE): what never changes while a UID lives, kept in
+the view so that listings and SEARCH need no metadata query."""
 
 Untagged = (
     data.Exists
@@ -52,6 +57,9 @@ class SelectedMailbox:
     modseq: int = 0
     gone: set[int] = field(default_factory=set)  # expunged elsewhere, not yet announced
     keywords: set[str] = field(default_factory=set)
+    meta: dict[int, Meta] = field(default_factory=dict)  # fixed for a UID's life
+    version: int = -1  # the service's change counter at the last store check
+    checked_at: float = 0.0  # time.monotonic() of the last store check
 
     @classmethod
     def load(
@@ -65,9 +73,14 @@ class SelectedMailbox:
             view.uids.append(message.uid)
             view.flags[message.uid] = message.flags
             view.modseqs[message.uid] = message.modseq
+            view.meta[message.uid] = (message.email_id, message.internal_date, message.size)
             view.keywords.update(f for f in message.flags if not f.startswith("\\"))
         view.uids.sort()
         return view
+
+    def email_id(self, uid: int) -> str | None:
+        found = self.meta.get(uid)
+        return None if found is None else found[0]
 
     # -- numbering -------------------------------------------------------------------
 
@@ -135,6 +148,7 @@ class SelectedMailbox:
         del self.uids[seq - 1]
         self.flags.pop(uid, None)
         self.modseqs.pop(uid, None)
+        self.meta.pop(uid, None)
         self.gone.discard(uid)
         return seq
 
@@ -152,6 +166,7 @@ class SelectedMailbox:
             uid = message.uid
             if uid > last:
                 self.uids.append(uid)
+                self.meta[uid] = (message.email_id, message.internal_date, message.size)
                 last = uid
                 arrived = True
             elif uid not in self.flags or uid in self.gone:

@@ -24,8 +24,18 @@ from typing import Protocol
 
 from postseal.errors import NotFoundError, PostsealError
 from postseal.protocols.imap import BadCommand, Code, Continuation, Tagged, Untagged
-from postseal.protocols.imap.commands import Command, Fetch, Search, Store
+from postseal.protocols.imap.commands import (
+    Check,
+    Command,
+    Expunge,
+    Fetch,
+    Idle,
+    Noop,
+    Search,
+    Store,
+)
 from postseal.protocols.imap.grammar import Incomplete, NeedLiteral, parse_command
+from postseal.services.mailbox_changes import RECHECK_SECONDS
 from postseal.store.ports import UserRecord
 
 from . import (
@@ -71,6 +81,9 @@ _AUTHENTICATED_CAPABILITIES = (
     "UTF8=ACCEPT",
 )
 _FLUSH_AT = 256 * 1024
+_ALWAYS_CHECK = (Noop, Check, Idle, Expunge)
+"""Commands after which the store is always asked for others' changes (NOOP and CHECK
+are how clients poll, RFC 3501 §6.1.2, §6.4.1)."""
 
 
 class Response(Protocol):
@@ -165,15 +178,28 @@ class ImapSession:
         self.tls_active = True
         return True
 
-    async def sync(self, *, expunge: bool = True) -> None:
+    async def sync(self, *, expunge: bool = True, force: bool = True) -> None:
         """Queue untagged responses for what changed in the selected mailbox since the
-        session last looked (EXISTS, EXPUNGE, FETCH FLAGS; RFC 3501 §5.2)."""
+        session last looked (EXISTS, EXPUNGE, FETCH FLAGS; RFC 3501 §5.2).
+
+        Without ``force`` the store is not asked when the service's in-process change
+        counter has not moved and the last store check is under ``RECHECK_SECONDS`` old
+        (ADR 0014, "Change notifications"): no write of this process can have changed
+        the mailbox, and other processes' writes are seen at the next check."""
         view = self.selected
         if view is None:
             return
         service = self.ctx.mailboxes
+        now = time.monotonic()
+        version = service.change_version(view.mailbox.id)
+        if not force and version == view.version and now - view.checked_at < RECHECK_SECONDS:
+            if expunge and view.gone:
+                for response in view.flush_expunges():
+                    self.send(response)
+            return
         try:
             highest = await service.highest_modseq(view.mailbox.id)
+            view.version, view.checked_at = version, now
             if highest > view.modseq:
                 changes = await service.changes_since(view.mailbox, view.modseq)
             elif expunge and view.gone:
@@ -315,6 +341,7 @@ class ImapSession:
             self._bad_command(BadCommand(command.tag, refusal))
             return
         by_number = isinstance(command, Fetch | Store | Search) and not command.uid
+        force = isinstance(command, _ALWAYS_CHECK)
         try:
             tagged = await handler.run(self, command)
         except PostsealError as exc:
@@ -326,7 +353,7 @@ class ImapSession:
             self._bad += 1
         if not self.closing:
             try:
-                await self.sync(expunge=not by_number)
+                await self.sync(expunge=not by_number, force=force)
             except Exception:
                 log.exception("%s: mailbox update failed", self.client)
         self.send(tagged)

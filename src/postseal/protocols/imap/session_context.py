@@ -8,7 +8,7 @@ calls and a test can hand in an in-memory double with the same methods.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -55,8 +55,14 @@ class MailboxAccess(Protocol):
     async def messages(
         self, mailbox: Mailbox, uids: UidSet | None = None
     ) -> list[StoredMessage]: ...
-    async def summaries(self, mailbox: Mailbox, uids: Sequence[int]) -> dict[int, bytes]: ...
-    async def body(self, mailbox: Mailbox, uid: int) -> bytes: ...
+    async def summaries(
+        self,
+        mailbox: Mailbox,
+        uids: Sequence[int],
+        *,
+        email_ids: Mapping[int, str] | None = None,
+    ) -> dict[int, bytes]: ...
+    async def body(self, mailbox: Mailbox, uid: int, *, email_id: str | None = None) -> bytes: ...
     async def append(
         self,
         user: UserRecord,
@@ -88,6 +94,7 @@ class MailboxAccess(Protocol):
     ) -> tuple[int, list[tuple[int, int]]]: ...
     async def changes_since(self, mailbox: Mailbox, modseq: int) -> MailboxChanges: ...
     async def highest_modseq(self, mailbox_id: str) -> int: ...
+    def change_version(self, mailbox_id: str) -> int: ...
     async def wait_for_change(
         self,
         mailbox_id: str,

@@ -49,6 +49,12 @@ _BY_KEY = (messages.c.mailbox_id == bindparam("b_mailbox", type_=Text)) & (
     messages.c.uid == bindparam("b_uid", type_=BigInteger)
 )
 
+# Built once: the reads every IMAP command may make skip statement construction.
+_BODY = select(messages.c.wrapped_key, messages.c.ciphertext).where(_BY_KEY)
+_HIGHEST = select(mailboxes.c.highestmodseq).where(
+    mailboxes.c.id == bindparam("b_mailbox", type_=Text)
+)
+
 
 class StoredMessages:
     """The message half of :class:`~postseal.store.sql.mailboxes.SqlMailboxRepository`."""
@@ -114,8 +120,7 @@ class StoredMessages:
         )
 
     async def highest_modseq(self, mailbox_id: str) -> int | None:
-        query = select(mailboxes.c.highestmodseq).where(mailboxes.c.id == mailbox_id)
-        value = (await self._connection.execute(query)).scalar()
+        value = (await self._connection.execute(_HIGHEST, {"b_mailbox": mailbox_id})).scalar()
         return None if value is None else int(value)
 
     async def list_messages(self, mailbox_id: str) -> Sequence[StoredMessage]:
@@ -127,10 +132,8 @@ class StoredMessages:
         return None if row is None else message_record(row)
 
     async def body(self, mailbox_id: str, uid: int) -> SealedBody | None:
-        query = select(messages.c.wrapped_key, messages.c.ciphertext).where(
-            messages.c.mailbox_id == mailbox_id, messages.c.uid == uid
-        )
-        row = (await self._connection.execute(query)).first()
+        keys = {"b_mailbox": mailbox_id, "b_uid": uid}
+        row = (await self._connection.execute(_BODY, keys)).first()
         return None if row is None else SealedBody(row.wrapped_key, row.ciphertext)
 
     async def messages(
