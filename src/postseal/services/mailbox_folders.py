@@ -68,7 +68,7 @@ class FolderOps(MailboxCore):
 
     async def status(self, mailbox: Mailbox) -> MailboxStatus:
         """Counts of one mailbox from one query (RFC 3501 §6.3.10)."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             found = await tx.mailboxes.status(mailbox.id)
         if found is None:
             raise no_mailbox(mailbox.name)

@@ -61,7 +61,7 @@ def _flag_rights(flags: Sequence[str]) -> str:
 class MessageOps(MailboxCore):
     async def messages(self, mailbox: Mailbox, uids: UidSet | None = None) -> list[StoredMessage]:
         """The messages among ``uids`` (None: all), by UID, without bodies."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             return list(await tx.mailboxes.messages(mailbox.id, uids))
 
     async def summaries(
@@ -81,7 +81,7 @@ class MessageOps(MailboxCore):
         if not ranges:
             return {}
         if email_ids is not None:
-            async with self._store.begin() as tx:
+            async with self._store.begin(readonly=True) as tx:
                 found = await tx.mailboxes.summaries(mailbox.id, ranges)
             key = self._mailbox_key(mailbox)
             out = {
@@ -126,7 +126,7 @@ class MessageOps(MailboxCore):
         A caller that knows the message's ``email_id`` (a UID's never changes: IMAP
         sessions have it from their listing) saves the metadata read: one query."""
         if email_id is not None:
-            async with self._store.begin() as tx:
+            async with self._store.begin(readonly=True) as tx:
                 found = await tx.mailboxes.body(mailbox.id, uid)
             if found is None:
                 raise NotFoundError(f"no message with UID {uid} in mailbox {mailbox.name}")
@@ -297,7 +297,7 @@ class MessageOps(MailboxCore):
     async def highest_modseq(self, mailbox_id: str) -> int:
         """HIGHESTMODSEQ (RFC 7162 §3.1.1) from the mailbox row alone; NotFoundError when
         the mailbox was deleted."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             found = await tx.mailboxes.highest_modseq(mailbox_id)
         if found is None:
             raise no_mailbox(mailbox_id, hint="it was deleted")

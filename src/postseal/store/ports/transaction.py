@@ -56,7 +56,7 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    def begin(self) -> AbstractAsyncContextManager[Transaction]:
+    def begin(self, *, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
         """Open a transaction: commit on normal exit, roll back on exception."""
         ...
 

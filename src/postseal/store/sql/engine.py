@@ -93,6 +93,9 @@ def create_engine(url: URL) -> AsyncEngine:
     return create_async_engine(url, connect_args={"timeout": _PG_CONNECT_TIMEOUT_S})
 
 
+READONLY_OPTION = "postseal_readonly"
+
+
 def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     # The driver's own transaction handling would emit a deferred BEGIN lazily; turn it
     # off so that _sqlite_on_begin decides how a transaction starts (SQLAlchemy's
@@ -107,7 +110,13 @@ def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> No
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front (BEGIN IMMEDIATE) so two processes never
+    # deadlock upgrading read locks; a read-only transaction starts deferred and so runs
+    # beside a writer under WAL instead of queueing behind it.
+    if connection.get_execution_options().get(READONLY_OPTION):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -164,7 +173,9 @@ def _reason(url: URL, cause: BaseException | None) -> str:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine, *, doing: str) -> AsyncIterator[AsyncConnection]:
+async def transaction(
+    engine: AsyncEngine, *, doing: str, readonly: bool = False
+) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction: commit on normal exit, roll back on exception.
 
     Failing to connect, losing the connection and failing to commit raise
@@ -173,6 +184,10 @@ async def transaction(engine: AsyncEngine, *, doing: str) -> AsyncIterator[Async
     connection = engine.connect()
     with store_errors(engine.url, doing=doing, connecting=True):
         await connection.start()
+    if readonly:
+        # postgresql_readonly makes asyncpg start the transaction READ ONLY: a write by
+        # mistake fails loudly instead of being taken.
+        await connection.execution_options(**{READONLY_OPTION: True, "postgresql_readonly": True})
     try:
         with store_errors(engine.url, doing=doing):
             await connection.begin()

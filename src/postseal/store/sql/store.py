@@ -147,12 +147,14 @@ class SqlStore:
         return self._engine.dialect.name
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[SqlTransaction]:
+    async def begin(self, *, readonly: bool = False) -> AsyncIterator[SqlTransaction]:
         """A transaction: commit on normal exit, roll back on exception.
 
-        Losing the database (or waiting too long for SQLite's lock) raises StoreError.
+        ``readonly`` transactions only read: on SQLite they do not take the write lock
+        (they run beside a writer), on PostgreSQL they are READ ONLY. Losing the database
+        (or waiting too long for SQLite's lock) raises StoreError.
         """
-        async with transaction(self._engine, doing="use") as connection:
+        async with transaction(self._engine, doing="use", readonly=readonly) as connection:
             yield SqlTransaction(connection)
 
     async def close(self) -> None:
