@@ -123,7 +123,7 @@ class CertificateService:
 
     async def get(self, serial: str) -> CertificateRecord:
         wanted = normalise_serial(serial)
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             record = await tx.certificates.get(wanted)
         if record is None:
             raise NotFoundError(
@@ -132,14 +132,14 @@ class CertificateService:
         return record
 
     async def list_certificates(self, *, address: str | None = None) -> Sequence[CertificateRecord]:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             if address is None:
                 return await tx.certificates.list()
             user = await _require_user(tx, address)
             return await tx.certificates.list(user_id=user.id)
 
     async def ca_certificates(self) -> dict[CertificateRole, x509.Certificate]:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             result = {}
             for role in (*CA_ROLES, CertificateRole.TLS):
                 record = await tx.certificates.current_ca(role)
@@ -148,7 +148,7 @@ class CertificateService:
         return result
 
     async def latest_crl(self, role: CertificateRole) -> CrlRecord | None:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             ca = await tx.certificates.current_ca(role)
             return None if ca is None else await tx.crls.latest(ca.serial)
 
@@ -156,7 +156,7 @@ class CertificateService:
         """The user's newest certificate that is neither revoked nor expired; NotFoundError
         naming the fix otherwise."""
         now = self._clock()
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             user = await _require_user(tx, address)
             for record in await tx.certificates.list(user_id=user.id):
                 if record.revoked_at is None and record.not_before <= now < record.not_after:

@@ -39,13 +39,13 @@ class ContactService:
 
     async def list_contacts(self, *, address: str | None = None) -> Sequence[ContactRecord]:
         wanted = str(parse_address(address)) if address else None
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             return await tx.contacts.list(address=wanted)
 
     async def certificates(self) -> list[x509.Certificate]:
         """Every contact certificate (newest first), for verifying messages that do not
         carry their signer's certificate."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             records = await tx.contacts.list()
         return [x509.load_der_x509_certificate(r.der) for r in records[:_MAX_KNOWN]]
 
@@ -103,7 +103,7 @@ class ContactService:
         """As :meth:`encryption_certificate`, and when postseal holds certificates for
         ``address`` but none is usable, why the newest one is not (the validation
         service's sentence, naming the fix)."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             records = await tx.contacts.list(address=address)
             context = await self._trust.context(tx)
         reason = None
@@ -117,7 +117,7 @@ class ContactService:
 
     async def capabilities(self, address: str, cert: x509.Certificate) -> tuple[str, ...] | None:
         fingerprint = cert.fingerprint(hashes.SHA256()).hex()
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             for record in await tx.contacts.list(address=address):
                 if record.fingerprint == fingerprint:
                     return record.capabilities

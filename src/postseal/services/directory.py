@@ -164,7 +164,7 @@ class DirectoryService:
 
     async def get(self, address: str) -> UserDetails:
         canonical = str(parse_address(address))
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             user = await tx.users.get(canonical)
             if user is None:
                 raise NotFoundError(f"no user {canonical} in the directory")
@@ -173,7 +173,7 @@ class DirectoryService:
             )
 
     async def list_users(self) -> Sequence[UserRecord]:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             return await tx.users.list()
 
     async def set_enabled(self, address: str, *, enabled: bool, actor: str) -> UserRecord:
@@ -280,7 +280,7 @@ class DirectoryService:
         canonical = list(dict.fromkeys(str(parse_address(a)) for a in addresses))
         found: dict[str, x509.Certificate] = {}
         missing: list[str] = []
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             context = await self._trust.context(tx)
             entries = {}
             for address in canonical:

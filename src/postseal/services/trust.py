@@ -77,7 +77,7 @@ class TrustService:
         return added
 
     async def entries(self) -> Sequence[TrustRecord]:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             return await tx.trust.list()
 
     async def remove(self, fingerprint: str, *, actor: str) -> TrustRecord:
@@ -150,7 +150,7 @@ class TrustService:
         usage: Usage,
         carried: Sequence[x509.Certificate] = (),
     ) -> ValidationResult:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             context = await self.context(tx)
         return validate(cert, context, usage=usage, carried=carried)
 
