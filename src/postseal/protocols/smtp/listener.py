@@ -13,6 +13,7 @@ import logging
 import ssl
 
 from postseal.errors import ConfigError
+from postseal.protocols.shutdown import drain_sessions
 from postseal.protocols.tls import bind_listening_socket, check_server_context
 from postseal.services.ports import Listener, MailIntake
 
@@ -112,19 +113,7 @@ class SmtpListener:
         context = self._context
         context.stopping = True
         server.close()
-        sessions = list(context.sessions)
-        for session in sessions:
-            session.shutdown()
-        waiters = [asyncio.ensure_future(session.wait_closed()) for session in sessions]
-        if waiters:
-            _, late = await asyncio.wait(waiters, timeout=self._grace)
-            if late:
-                log.warning("%s: %d sessions did not close in time", self._kind, len(late))
-                for session in list(context.sessions):
-                    session.abort()
-                await asyncio.wait(late, timeout=1.0)
-                for waiter in late:
-                    waiter.cancel()
+        await drain_sessions(str(self._kind), context.sessions, grace=self._grace)
         if context.accepts:
             await asyncio.wait(set(context.accepts), timeout=self._grace)
         await server.wait_closed()
