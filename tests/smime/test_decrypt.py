@@ -7,11 +7,14 @@ import base64
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 
 from postseal.errors import InputError
+from postseal.smime import der as der_encoding
 from postseal.smime import enveloped, keyagree
 from postseal.smime.ciphers import CIPHERS, encrypt_content
 from postseal.smime.decrypt import (
@@ -310,3 +313,58 @@ def test_enveloped_data_that_is_not_addressed_to_a_key_at_all() -> None:
             key=key,  # type: ignore[arg-type]
             certificate=cert,
         )
+
+
+def _ktri_with_issuer(who: Party, issuer: asn1_x509.Name) -> bytes:
+    """A KTRI v0 message for ``who`` whose rid names the issuer with ``issuer``'s bytes."""
+    public = who.cert.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    content_key, iv = b"k" * 32, b"i" * 16
+    info = cms.RecipientInfo(
+        name="ktri",
+        value=cms.KeyTransRecipientInfo(
+            {
+                "version": "v0",
+                "rid": cms.RecipientIdentifier(
+                    name="issuer_and_serial_number",
+                    value={"issuer": issuer, "serial_number": who.cert.serial_number},
+                ),
+                "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15"},
+                "encrypted_key": public.encrypt(content_key, padding.PKCS1v15()),
+            }
+        ),
+    ).dump()
+    body, _ = encrypt_content(CIPHERS["aes256-cbc"], content_key, iv, SAMPLE)
+    return enveloped.content_info(
+        [info], cipher_oid=CIPHERS["aes256-cbc"].oid, iv=iv, ciphertext=body, tag=None
+    )
+
+
+def test_an_issuer_encoded_differently_still_names_us() -> None:
+    # PrintableString instead of UTF8String, other letter case: a different encoding of
+    # the same name under RFC 5280 §7.1, so the byte comparison alone would miss it
+    bob = party("bob")
+    issuer = asn1_x509.Name.load(bob.cert.issuer.public_bytes())
+    fields = {k: v.upper() for k, v in issuer.native.items()}
+    rebuilt = asn1_x509.Name.build(fields, use_printable=True)
+    assert rebuilt.dump() != issuer.dump()
+    der = _ktri_with_issuer(bob, rebuilt)
+    assert decrypt_cms(der, key=bob.decryption_key, certificate=bob.cert).content == SAMPLE
+
+
+def test_an_unreadable_issuer_name_is_named_as_such() -> None:
+    bob, bob2 = party("bob"), party("bob2")
+    # a common name whose value is a BIT STRING: parses as DER, cannot be compared
+    odd = asn1_x509.Name.load(
+        der_encoding.sequence(
+            der_encoding.tlv(
+                0x31, der_encoding.sequence(der_encoding.oid("2.5.4.3"), b"\x03\x02\x00\x41")
+            )
+        )
+    )
+    der = _ktri_with_issuer(bob, odd)
+    with pytest.raises(NotAddressedError, match="unreadable issuer name"):
+        decrypt_cms(der, key=bob2.decryption_key, certificate=bob2.cert)
+    # bob's serial, but a name that cannot be compared with his issuer's: not bob
+    with pytest.raises(NotAddressedError, match="unreadable issuer name"):
+        decrypt_cms(der, key=bob.decryption_key, certificate=bob.cert)

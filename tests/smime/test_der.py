@@ -17,11 +17,21 @@ import pytest
 from asn1crypto import algos, cms, core, keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from postseal.smime import der, enveloped, signed_data
 from postseal.smime.algorithms import DEFAULT_CAPABILITIES, encode_capabilities
+from postseal.smime.ciphers import (
+    CIPHERS,
+    ENCRYPT_SLACK,
+    ciphertext_length,
+    decrypt_content,
+    encrypt_content_into,
+)
 from postseal.smime.encrypt import _ec_spki_without_parameters
 from tests.smime.envelope_fixtures import party
 from tests.smime.signing_fixtures import pki
@@ -380,3 +390,50 @@ def test_set_of_sorts_like_asn1crypto() -> None:
     items = [os.urandom(n) for n in (5, 200, 3, 3, 130, 1)]
     reference = core.SetOf([core.OctetString(i) for i in items], spec=core.OctetString).dump()
     assert der.set_of(der.octet_string(i) for i in items) == reference
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(1950, 1, 1, tzinfo=UTC),
+        datetime(2026, 11, 23, 9, 0, 5, tzinfo=UTC),
+        datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2050, 1, 1, tzinfo=UTC),
+        datetime(1949, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2030, 1, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_time_matches_asn1crypto(when: datetime) -> None:
+    utc = when.astimezone(UTC)
+    kind = core.UTCTime if 1950 <= utc.year < 2050 else core.GeneralizedTime
+    assert der.time(when) == kind(utc).dump()
+
+
+@pytest.mark.parametrize("cipher", ["aes256-cbc", "aes128-cbc", "aes256-gcm", "aes128-gcm"])
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 50_000])
+def test_ciphertext_written_in_place_matches_a_plain_encryption(cipher: str, size: int) -> None:
+    content = CIPHERS[cipher]
+    key, iv = os.urandom(content.key_len), os.urandom(12 if content.authenticated else 16)
+    plaintext = os.urandom(size)
+    length = ciphertext_length(content, size)
+    buffer = bytearray(b"\xee" * (7 + length + ENCRYPT_SLACK))
+    tag = encrypt_content_into(content, key, iv, plaintext, memoryview(buffer)[7:])
+    assert buffer[:7] == b"\xee" * 7
+    if content.authenticated:
+        aead = AESGCM(key).encrypt(iv, plaintext, None)
+        assert (bytes(buffer[7 : 7 + length]), tag) == (aead[:-16], aead[-16:])
+    else:
+        padder = sym_padding.PKCS7(128).padder()
+        padded = padder.update(plaintext) + padder.finalize()
+        cbc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        assert bytes(buffer[7 : 7 + length]) == cbc.update(padded) + cbc.finalize()
+        assert tag is None
+    assert decrypt_content(content, key, iv, bytes(buffer[7 : 7 + length]), tag=tag) == plaintext
+
+
+def test_too_small_a_buffer_is_refused() -> None:
+    content = CIPHERS["aes256-cbc"]
+    with pytest.raises(ValueError, match="too small"):
+        encrypt_content_into(
+            content, os.urandom(32), os.urandom(16), b"x" * 32, memoryview(bytearray(48))
+        )

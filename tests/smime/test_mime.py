@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postseal.errors import InputError
-from postseal.mail.canonical import canonicalize, content_type, header_fields
+from postseal.mail.canonical import canonicalize, content_type, crlf_lines, header_fields
 from postseal.smime.algorithms import (
     AES256_GCM,
     DEFAULT_CAPABILITIES,
@@ -18,6 +22,7 @@ from postseal.smime.algorithms import (
 from postseal.smime.mime import (
     DetachedParts,
     OpaqueParts,
+    _delimiters,
     base64_lines,
     build_multipart_signed,
     build_pkcs7_mime,
@@ -184,3 +189,78 @@ def test_capabilities_round_trip_and_unknown_oid() -> None:
 def test_capabilities_malformed(der: bytes) -> None:
     with pytest.raises(InputError, match="SMIMECapabilities"):
         decode_capabilities(der)
+
+
+def _reference_text_decision(body: bytes) -> bytes | None:
+    """The canonical body RFC 8551 §3.1.1 and the module's rules ask for, or None when
+    the text must be re-encoded quoted-printable (counting scans, no shortcuts)."""
+    crlf = re.sub(rb"\r?\n", b"\r\n", body)
+    if not crlf.isascii() or crlf.count(b"\r") != crlf.count(b"\r\n"):
+        return None
+    if any(len(line) > 998 for line in crlf.split(b"\r\n")):
+        return None
+    if b" \r\n" in crlf or b"\t\r\n" in crlf or crlf.endswith((b" ", b"\t")):
+        return None
+    return crlf
+
+
+_TEXT_PIECES = st.sampled_from(
+    [b"a", b" ", b"\t", b"\r", b"\n", b"\r\n", b"=", b"\xc3\xa4", b"x" * 997, b"y" * 1000]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_TEXT_PIECES, max_size=12).map(b"".join))
+def test_text_is_kept_exactly_when_it_is_already_canonical(body: bytes) -> None:
+    header = b"Content-Type: text/plain\r\n"
+    out = canonicalize(header + b"\r\n" + body)
+    expected = _reference_text_decision(body)
+    if expected is None:
+        assert out.startswith(header + b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+    else:
+        assert out == header + b"\r\n" + expected
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b" ", b"\r", b"\n", b"\r\n"]), max_size=16).map(b"".join))
+def test_crlf_lines_is_a_crlf_split_exactly_when_every_end_is_crlf(data: bytes) -> None:
+    pairs = data.count(b"\r\n")
+    all_crlf = data.count(b"\r") == pairs == data.count(b"\n")
+    lines = crlf_lines(data)
+    assert (lines is not None) == all_crlf
+    if lines is not None:
+        expected = data.split(b"\r\n")
+        if data.endswith(b"\r\n") or not data:
+            expected.pop()
+        assert lines == expected
+
+
+@pytest.mark.parametrize(
+    ("length", "ending", "kept"),
+    [(998, b"\r\n", True), (999, b"\r\n", False), (998, b"", True), (999, b"", False)],
+)
+def test_the_998_octet_line_limit(length: int, ending: bytes, kept: bool) -> None:
+    body = b"short\r\n" + b"a" * length + ending
+    out = canonicalize(b"Content-Type: text/plain\r\n\r\n" + body)
+    assert out.endswith(b"\r\n\r\n" + body) is kept
+
+
+def _reference_delimiters(body: bytes, delimiter: bytes) -> list[tuple[int, int, bool]]:
+    pattern = re.compile(rb"(?:\A|\r?\n)" + re.escape(delimiter) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    marks = []
+    for match in pattern.finditer(body):
+        marks.append((match.start(), match.end(), bool(match.group(1))))
+        if match.group(1) or len(marks) > 3:
+            break
+    return marks
+
+
+_MULTIPART_PIECES = st.sampled_from(
+    [b"--b", b"--b--", b"\r\n", b"\n", b"\r", b" ", b"\t", b"x", b"-", b"--", b"b", b"--bb"]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_MULTIPART_PIECES, max_size=14).map(b"".join))
+def test_boundary_lines_are_found_like_the_rfc_2046_pattern(body: bytes) -> None:
+    assert _delimiters(body, b"--b") == _reference_delimiters(body, b"--b")

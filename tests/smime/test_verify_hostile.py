@@ -8,11 +8,13 @@ import contextlib
 import functools
 
 import pytest
+from asn1crypto import core
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postseal.errors import InputError
 from postseal.smime import signed_data
+from postseal.smime.der import sequence, tlv
 from postseal.smime.mime import build_pkcs7_mime, parse_smime
 from postseal.smime.results import VerifyResult
 from postseal.smime.sign import sign
@@ -114,3 +116,32 @@ def test_pem_without_end_line() -> None:
     blob = b"-----BEGIN PKCS7-----\n" + base64.b64encode(b"\x30\x00") + b"\n"
     with pytest.raises(InputError, match="PEM"):
         verify_cms(blob, validate_chain=pki().validator(), now=NOW)
+
+
+@pytest.mark.parametrize(("depth", "ok"), [(64, True), (65, False)])
+def test_the_depth_limit_is_exact(depth: int, ok: bool) -> None:
+    der = b"\x30\x80" * depth + b"\x00\x00" * depth
+    if ok:
+        signed_data.check_structure(der)
+    else:
+        with pytest.raises(InputError, match="nested deeper than 64"):
+            signed_data.check_structure(der)
+
+
+def _with_serial(encoded_serial: bytes, *, version: bool = True) -> bytes:
+    """A certificate-shaped DER whose tbsCertificate starts with these serial octets."""
+    tbs = (b"\xa0\x03\x02\x01\x02" if version else b"") + tlv(0x02, encoded_serial)
+    return sequence(sequence(tbs, b"\x30\x00"), b"\x30\x00", b"\x03\x01\x00")
+
+
+@pytest.mark.parametrize(
+    ("value", "version"), [(v, True) for v in (0, 1, 127, 128, 2**159, -1, -128)] + [(5, False)]
+)
+def test_the_serial_sign_is_read_like_asn1crypto(value: int, version: bool) -> None:
+    encoded = core.Integer(value).contents
+    assert signed_data._serial_positive(_with_serial(encoded, version=version)) is (value > 0)
+
+
+@pytest.mark.parametrize("cut", [0, 1, 3, 6, 9, 11])
+def test_an_unreadable_serial_is_not_positive(cut: int) -> None:
+    assert not signed_data._serial_positive(_with_serial(b"\x01\x02")[:cut])

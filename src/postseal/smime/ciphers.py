@@ -38,6 +38,7 @@ from postseal.errors import InputError
 
 __all__ = [
     "CIPHERS",
+    "ENCRYPT_SLACK",
     "OAEP_CAPABILITY",
     "ContentCipher",
     "ContentIntegrityError",
@@ -46,8 +47,10 @@ __all__ = [
     "canonical_name",
     "choose_algorithms",
     "cipher_by_oid",
+    "ciphertext_length",
     "decrypt_content",
     "encrypt_content",
+    "encrypt_content_into",
 ]
 
 
@@ -118,19 +121,58 @@ def cipher_by_oid(oid: str) -> ContentCipher | None:
     return _BY_OID.get(oid)
 
 
+#: Bytes of room :func:`encrypt_content_into` needs after the ciphertext: the cipher
+#: context writes through a buffer that must hold the input plus one block less a byte.
+ENCRYPT_SLACK = 15
+
+
+def ciphertext_length(cipher: ContentCipher, plaintext_length: int) -> int:
+    """The encrypted content's length: CBC pads to the next whole block, always adding at
+    least one byte (RFC 5652 §6.3); GCM adds nothing (the tag travels apart)."""
+    if cipher.mode == "gcm":
+        return plaintext_length
+    return plaintext_length - plaintext_length % 16 + 16
+
+
 def encrypt_content(
     cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes
 ) -> tuple[bytes, bytes | None]:
     """(ciphertext, tag) — CBC with PKCS#7 padding (RFC 5652 §6.3) or GCM with a 16-byte
     ICV and no additional data (RFC 5084 §3.2, RFC 5083 §2.2 with no authAttrs)."""
+    length = ciphertext_length(cipher, len(plaintext))
+    out = bytearray(length + ENCRYPT_SLACK)
+    tag = encrypt_content_into(cipher, key, iv, plaintext, memoryview(out))
+    del out[length:]
+    return bytes(out), tag
+
+
+def encrypt_content_into(
+    cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes, out: memoryview
+) -> bytes | None:
+    """Write the encrypted content (see :func:`encrypt_content`) at the start of ``out``
+    and return the GCM tag (None for CBC).
+
+    ``out`` must hold :func:`ciphertext_length` + :data:`ENCRYPT_SLACK` bytes: the
+    ciphertext goes straight where the caller wants it (inside the DER of the message),
+    so the bulk of the message is never copied here.
+    """
+    length = ciphertext_length(cipher, len(plaintext))
+    if len(out) < length + ENCRYPT_SLACK:
+        raise ValueError("the output buffer is too small for the ciphertext")
     if cipher.mode == "gcm":
         aead = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
-        body = aead.update(plaintext) + aead.finalize()
-        return body, aead.tag
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
+        aead.update_into(plaintext, out)
+        aead.finalize()
+        return aead.tag
+    # PKCS#7 padding touches only the last block: the whole blocks are encrypted where
+    # they are, then the padded tail; the plaintext is never copied into a padded buffer.
+    whole = len(plaintext) - len(plaintext) % 16
+    fill = 16 - len(plaintext) % 16
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return enc.update(padded) + enc.finalize(), None
+    written = enc.update_into(memoryview(plaintext)[:whole], out)
+    enc.update_into(plaintext[whole:] + bytes((fill,)) * fill, out[written:])
+    enc.finalize()
+    return None
 
 
 def decrypt_content(

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 
 from postseal.errors import InputError
-from postseal.smime import keyagree
+from postseal.smime import keyagree, transfer
 from postseal.smime.ciphers import (
     ContentCipher,
     ContentIntegrityError,
@@ -67,6 +67,7 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _CURVE_SHORT = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
 _NAME_KEYS = {"common_name": "CN", "organization_name": "O", "organizational_unit_name": "OU"}
 
@@ -112,6 +113,10 @@ def _check_size(data: bytes, max_size: int) -> None:
 
 
 def _strict_base64(text: bytes, what: str) -> bytes:
+    try:
+        return transfer.decode(text, whitespace=b" \t\r\n")
+    except ValueError:
+        pass  # say what is wrong: the checks below raise for every input decode() refuses
     compact = re.sub(rb"[ \t\r\n]+", b"", text)
     if re.search(rb"[^A-Za-z0-9+/=]", compact):
         raise InputError(f"cannot decrypt: the {what} is not valid base64")
@@ -136,7 +141,7 @@ def _header_params(raw: bytes) -> tuple[str, dict[str, str]]:
 
 def _pkcs7_body(message: bytes) -> bytes:
     """The DER inside an application/pkcs7-mime message (RFC 8551 §3.3)."""
-    match = re.search(rb"\r?\n\r?\n", message)
+    match = _HEADER_END.search(message)
     head = message[: match.start()] if match else message
     body = message[match.end() :] if match else b""
     fields, _ = parse_fields(canonical_crlf(head) + b"\r\n\r\n")
@@ -186,10 +191,14 @@ def _describe(rid: RecipientId) -> str:
     if rid.key_id is not None:
         return f"key id {rid.key_id.hex()}"
     parts = []
-    for rdn in reversed(rid.issuer.chosen if rid.issuer is not None else []):
-        for attr in rdn:
-            key = _NAME_KEYS.get(attr["type"].native, attr["type"].native)
-            parts.append(f"{key}={attr['value'].native}")
+    try:
+        for rdn in reversed(rid.issuer.chosen if rid.issuer is not None else []):
+            for attr in rdn:
+                key = _NAME_KEYS.get(attr["type"].native, attr["type"].native)
+                parts.append(f"{key}={attr['value'].native}")
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        # names are parsed lazily: a hostile one fails here, not in parse()
+        return f"serial {rid.serial or 0:#x} from an unreadable issuer name"
     return f"serial {rid.serial or 0:#x} from '{', '.join(parts)}'"
 
 
@@ -295,7 +304,8 @@ def _open(envelope: Envelope, key: PrivateKey, certificate: x509.Certificate) ->
 
 
 def _is_signed(entity: bytes) -> bool:
-    head = re.split(rb"\r?\n\r?\n", entity[:65536], maxsplit=1)[0]
+    end = _HEADER_END.search(entity, 0, 65536)
+    head = entity[: end.start() if end else 65536]
     fields, _ = parse_fields(canonical_crlf(head) + b"\r\n\r\n")
     for name, raw in fields:
         if name == "content-type":
@@ -337,7 +347,8 @@ def decrypt(
     """
     _check_size(message, max_size)
     inner = decrypt_cms(_pkcs7_body(message), key=key, certificate=certificate, max_size=max_size)
-    outer_head = re.split(rb"\r?\n\r?\n", message, maxsplit=1)[0]
+    end = _HEADER_END.search(message)
+    outer_head = message[: end.start()] if end else message  # the body is not copied
     restored, protected = restore(outer_head + b"\r\n\r\n", inner.content)
     return DecryptResult(
         inner.content,

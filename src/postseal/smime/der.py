@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 __all__ = [
+    "header",
     "integer",
     "length",
     "octet_string",
@@ -36,6 +37,18 @@ def length(n: int) -> bytes:
         return bytes((n,))
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(raw),)) + raw
+
+
+def header(tag: int, n: int) -> bytes:
+    """The identifier and length octets of a value of ``n`` content bytes (X.690 §8.1).
+
+    For nesting around a large value without copying it: join the headers and the value
+    once (``tlv`` would copy the contents at every level).
+    """
+    if n < 0x80:
+        return bytes((tag, n))
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(raw))) + raw
 
 
 def tlv(tag: int, contents: bytes) -> bytes:
@@ -96,6 +109,7 @@ def time(when: datetime) -> bytes:
     if when.tzinfo is None:
         raise ValueError("the time must be timezone-aware")
     utc = when.astimezone(UTC)
+    fields = (utc.month, utc.day, utc.hour, utc.minute, utc.second)
     if 1950 <= utc.year < 2050:
-        return tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode("ascii"))
-    return tlv(0x18, f"{utc.year:04d}{utc:%m%d%H%M%S}Z".encode("ascii"))
+        return b"\x17\x0d%02d%02d%02d%02d%02d%02dZ" % (utc.year % 100, *fields)
+    return b"\x18\x0f%04d%02d%02d%02d%02d%02dZ" % (utc.year, *fields)

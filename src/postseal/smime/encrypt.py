@@ -26,17 +26,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 
 from postseal.errors import InputError
-from postseal.smime import der, enveloped, keyagree
+from postseal.smime import der, enveloped, keyagree, transfer
+from postseal.smime.certificates import PerCertificate
 from postseal.smime.ciphers import (
     CIPHERS,
+    ENCRYPT_SLACK,
     EncryptionChoice,
     RecipientProfile,
     canonical_name,
     choose_algorithms,
-    encrypt_content,
+    ciphertext_length,
+    encrypt_content_into,
 )
 from postseal.smime.headers import split_outer_inner
-from postseal.smime.mime import build_pkcs7_mime
+from postseal.smime.mime import pkcs7_mime_header
 
 __all__ = ["EncryptResult", "Recipient", "encrypt", "encrypt_entity"]
 
@@ -79,40 +82,47 @@ def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
         return None
 
 
-def _key_kind(recipient: Recipient) -> str:
-    """``rsa``/``ec-p256``/…/``x25519``, or :class:`InputError` if the key cannot encrypt."""
-    public = recipient.certificate.public_key()
-    usage = _key_usage(recipient.certificate)
-    hint = "ask the recipient for an encryption certificate, or send without encryption"
+@dataclass(frozen=True)
+class _KeyFacts:
+    """What a certificate's key can do for encryption, read once per certificate."""
+
+    kind: str  # "rsa", "ec-p256", "ec-p384", "ec-p521" or "x25519"; "" when it cannot
+    problem: str | None  # why it cannot receive a content key
+
+
+def _read_key_facts(cert: x509.Certificate) -> _KeyFacts:
+    public = cert.public_key()
+    usage = _key_usage(cert)
     if isinstance(public, rsa.RSAPublicKey):
         if usage is not None and not usage.key_encipherment:
-            raise InputError(
-                f"cannot encrypt to {recipient.address}: the RSA certificate does not allow "
-                "keyEncipherment",
-                hint=hint,
-            )
-        return "rsa"
+            return _KeyFacts("", "the RSA certificate does not allow keyEncipherment")
+        return _KeyFacts("rsa", None)
     if isinstance(public, ec.EllipticCurvePublicKey | x25519.X25519PublicKey):
         if usage is not None and not usage.key_agreement:
-            raise InputError(
-                f"cannot encrypt to {recipient.address}: the certificate's key is for "
-                "signatures only (keyUsage lacks keyAgreement)",
-                hint=hint,
+            return _KeyFacts(
+                "", "the certificate's key is for signatures only (keyUsage lacks keyAgreement)"
             )
         if isinstance(public, x25519.X25519PublicKey):
-            return "x25519"
+            return _KeyFacts("x25519", None)
         if public.curve.name in _CURVE_KINDS:
-            return _CURVE_KINDS[public.curve.name]
-        raise InputError(
-            f"cannot encrypt to {recipient.address}: curve {public.curve.name} is not supported",
-            hint=hint,
-        )
+            return _KeyFacts(_CURVE_KINDS[public.curve.name], None)
+        return _KeyFacts("", f"curve {public.curve.name} is not supported")
     kind = type(public).__name__.removesuffix("PublicKey").removeprefix("_")
-    raise InputError(
-        f"cannot encrypt to {recipient.address}: its certificate holds a {kind} key, which "
-        "can only sign",
-        hint=hint,
-    )
+    return _KeyFacts("", f"its certificate holds a {kind} key, which can only sign")
+
+
+_key_facts = PerCertificate(_read_key_facts)
+
+
+def _key_kind(recipient: Recipient) -> str:
+    """``rsa``/``ec-p256``/…/``x25519``, or :class:`InputError` if the key cannot encrypt."""
+    facts = _key_facts(recipient.certificate)
+    if facts.problem is not None:
+        raise InputError(
+            f"cannot encrypt to {recipient.address}: {facts.problem}",
+            hint="ask the recipient for an encryption certificate, or send without encryption",
+        )
+    return facts.kind
 
 
 def _profile(recipient: Recipient) -> RecipientProfile:
@@ -183,6 +193,18 @@ def encrypt_entity(
     ``rng`` supplies the content key and IV/nonce (default :func:`os.urandom`); it exists
     so tests can be deterministic.
     """
+    sealed, choice = _seal(entity, recipients=recipients, cipher=cipher, rng=rng)
+    return bytes(sealed), choice
+
+
+def _seal(
+    entity: bytes,
+    *,
+    recipients: Sequence[Recipient],
+    cipher: str | None,
+    rng: Rng | None,
+) -> tuple[memoryview, EncryptionChoice]:
+    """:func:`encrypt_entity`'s DER as a view of the one buffer it was written into."""
     random = rng or os.urandom
     choice = choose_algorithms([_profile(r) for r in recipients], cipher=cipher)
     content_cipher = CIPHERS[choice.content_cipher]
@@ -192,11 +214,25 @@ def encrypt_entity(
         _recipient_info(r, scheme, content_key)
         for r, (_, scheme) in zip(recipients, choice.key_management, strict=True)
     ]
-    ciphertext, tag = encrypt_content(content_cipher, content_key, iv, entity)
-    der = enveloped.content_info(
-        infos, cipher_oid=content_cipher.oid, iv=iv, ciphertext=ciphertext, tag=tag
+    # The ciphertext is written straight into the DER: the head (everything before the
+    # encrypted content) is computed from the lengths first.
+    length = ciphertext_length(content_cipher, len(entity))
+    tag_length = _TAG_LENGTH if content_cipher.authenticated else None
+    head = enveloped.content_info_head(
+        infos, cipher_oid=content_cipher.oid, iv=iv, ciphertext_length=length, tag_length=tag_length
     )
-    return der, choice
+    end = len(head) + length
+    trailer = 0 if tag_length is None else 2 + tag_length  # mac OCTET STRING
+    buffer = bytearray(end + max(trailer, ENCRYPT_SLACK))
+    buffer[: len(head)] = head
+    view = memoryview(buffer)
+    tag = encrypt_content_into(content_cipher, content_key, iv, entity, view[len(head) :])
+    if tag is not None:
+        view[end : end + trailer] = der.octet_string(tag)
+    return view[: end + trailer], choice
+
+
+_TAG_LENGTH = 16  # GCM ICV (RFC 5084 §3.2: 12 to 16; the longest)
 
 
 def encrypt(
@@ -226,7 +262,10 @@ def envelope(
 ) -> EncryptResult:
     """The message ``outer`` header fields + the application/pkcs7-mime entity enveloping
     ``inner`` (RFC 8551 §3.3). Sign-then-encrypt passes a signed ``inner`` here."""
-    der, choice = encrypt_entity(inner, recipients=recipients, cipher=cipher, rng=rng)
+    sealed, choice = _seal(inner, recipients=recipients, cipher=cipher, rng=rng)
     authenticated = CIPHERS[choice.content_cipher].authenticated
     smime_type = "authEnveloped-data" if authenticated else "enveloped-data"
-    return EncryptResult(outer + build_pkcs7_mime(der, smime_type=smime_type), choice)
+    head = pkcs7_mime_header(smime_type, prefix=outer)
+    message = transfer.encode_lines_into_buffer(sealed, prefix=head)
+    del sealed  # the DER goes before the message is copied out: peak memory, page faults
+    return EncryptResult(bytes(message), choice)

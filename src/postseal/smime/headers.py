@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from postseal.mail.canonical import crlf_lines
+
 __all__ = ["canonical_crlf", "parse_fields", "restore", "split_outer_inner"]
 
 PLACEHOLDER_SUBJECT = b"[...]"
@@ -55,8 +57,7 @@ Field = tuple[str, bytes]
 def canonical_crlf(data: bytes) -> bytes:
     """Every bare LF or CR turned into CRLF (RFC 5322 §2.1, RFC 8551 §3.1.1)."""
     # Fast path: no bare CR or LF, so the regular-expression rewrite would change nothing.
-    pairs = data.count(b"\r\n")
-    if data.count(b"\r") == pairs and data.count(b"\n") == pairs:
+    if crlf_lines(data) is not None:
         return data
     return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
 
@@ -67,23 +68,31 @@ def parse_fields(entity: bytes) -> tuple[list[Field], bytes]:
     The header section ends at the first empty line (RFC 5322 §2.1); an entity without one
     is all header. Lines that are not fields (no colon) are kept with the previous field.
     """
-    head, sep, body = entity.partition(b"\r\n\r\n")
-    if not sep and entity.startswith(b"\r\n"):
-        head, body = b"", entity[2:]
-    elif not sep:
-        head, body = entity, b""
+    fields, body_start = _parse_head(entity)
+    return fields, entity[body_start:]
+
+
+def _parse_head(entity: bytes) -> tuple[list[Field], int]:
+    """:func:`parse_fields` with the body as an offset: the body is not copied."""
+    end = entity.find(b"\r\n\r\n")
+    if end >= 0:
+        head, body_start = entity[:end], end + 4
+    elif entity.startswith(b"\r\n"):
+        head, body_start = b"", 2
+    else:
+        head, body_start = entity, len(entity)
     if head.startswith(b"\r\n"):
-        return [], entity[2:]
+        return [], 2
     if not _FIELD_START.match(head):
-        return [], entity  # not a MIME entity: bare content such as RFC 4134's examples
+        return [], 0  # not a MIME entity: bare content such as RFC 4134's examples
     fields: list[Field] = []
-    for line in (head + b"\r\n").split(b"\r\n")[:-1]:
+    for line in head.split(b"\r\n"):
         name, colon, _ = line.partition(b":")
         if fields and (line[:1] in (b" ", b"\t") or not colon):
             fields[-1] = (fields[-1][0], fields[-1][1] + line + b"\r\n")
         else:
             fields.append((name.strip().decode("ascii", "replace").lower(), line + b"\r\n"))
-    return fields, body
+    return fields, body_start
 
 
 def _declares_hp(fields: list[Field]) -> bool:
@@ -117,10 +126,15 @@ def _structural(name: str) -> bool:
     return name.startswith("content-") or name == "mime-version"
 
 
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
+
+
 def _value(raw: bytes) -> bytes:
     """The unfolded value of a raw field (RFC 5322 §2.2.3)."""
     value = raw.partition(b":")[2]
-    return re.sub(rb"\r\n(?=[ \t])", b"", value).strip()
+    if raw.count(b"\r\n") > 1:  # folded
+        value = _FOLD.sub(b"", value)
+    return value.strip()
 
 
 def _with_hp(content_type: bytes) -> bytes:
@@ -138,16 +152,23 @@ def split_outer_inner(message: bytes, *, protect: bool = True) -> tuple[bytes, b
     outer Subject is ``[...]``; without it the inner entity is the message's own MIME
     entity (its Content-* fields and body).
     """
-    fields, body = parse_fields(canonical_crlf(message))
-    structural = [raw for name, raw in fields if _structural(name)]
-    plain = [(name, raw) for name, raw in fields if not _structural(name)]
+    data = canonical_crlf(message)
+    fields, body_start = _parse_head(data)
+    # the body is most of the message: it is copied once, into the inner entity
+    body = memoryview(data)[body_start:]
+    structural: list[bytes] = []
+    plain: list[tuple[str, bytes]] = []
+    for name, raw in fields:
+        if name.startswith("content-"):
+            structural.append(raw)
+        elif name != "mime-version":
+            plain.append((name, raw))
     if not any(name == "content-type" for name, _ in fields):
         # RFC 2045 §5.2 default, made explicit so hp= has somewhere to go.
         structural.insert(0, b"Content-Type: text/plain; charset=us-ascii\r\n")
-    structural = [raw for raw in structural if not raw.lower().startswith(b"mime-version")]
     if not protect:
         outer = b"".join(raw for _, raw in plain)
-        return outer, b"".join(structural) + b"\r\n" + body
+        return outer, b"".join([*structural, b"\r\n", body])
     outer_fields: list[bytes] = []
     for name, raw in plain:
         if name in _DROPPED_OUTSIDE:
@@ -160,10 +181,9 @@ def split_outer_inner(message: bytes, *, protect: bool = True) -> tuple[bytes, b
         for raw in outer_fields
     ]
     inner_structural = [
-        _with_hp(raw) if raw.lower().startswith(b"content-type") else raw for raw in structural
+        _with_hp(raw) if raw[:12].lower() == b"content-type" else raw for raw in structural
     ]
-    inner_head = b"".join(raw for _, raw in plain) + b"".join(records)
-    inner = inner_head + b"".join(inner_structural) + b"\r\n" + body
+    inner = b"".join([*(raw for _, raw in plain), *records, *inner_structural, b"\r\n", body])
     return b"".join(outer_fields), inner
 
 

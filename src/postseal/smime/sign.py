@@ -17,6 +17,7 @@ the attributes, SHA-512 message digest).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ from postseal.smime.algorithms import (
     hash_algorithm,
     micalg,
 )
+from postseal.smime.certificates import PerCertificate, der_of
 from postseal.smime.mime import build_multipart_signed, build_pkcs7_mime
 
 __all__ = ["SigningKey", "certificate_addresses", "sign"]
@@ -88,7 +90,8 @@ def sign(
         encryption_cert=encryption_cert or signer_cert,
     )
     algorithm, signature = _signature(signer_key, digest, rsa_padding, attrs)
-    carried = [signer_cert] + [c for c in chain if not _self_signed(c) and c != signer_cert]
+    signer_der = der_of(signer_cert)
+    carried = [signer_cert] + [c for c in chain if not _self_signed(c) and der_of(c) != signer_der]
     der = signed_data.assemble(
         content=body if opaque else None,
         digest=digest,
@@ -121,43 +124,59 @@ def certificate_addresses(cert: x509.Certificate) -> tuple[str, ...]:
     )
 
 
-def _check_signer(cert: x509.Certificate, key: SigningKey, at: datetime) -> None:
+@dataclass(frozen=True)
+class _SignerPolicy:
+    """What the signing policy needs from a certificate, read once per certificate."""
+
+    who: str
+    not_before: datetime
+    not_after: datetime
+    usage_problem: str | None  # why its key usage or extended key usage forbids signing
+
+
+def _read_signer_policy(cert: x509.Certificate) -> _SignerPolicy:
     addresses = certificate_addresses(cert)
     who = addresses[0] if addresses else cert.subject.rfc4514_string()
-    renew = "run `postseal cert renew`"
-    if at > cert.not_valid_after_utc:
-        raise PolicyError(
-            f"cannot sign as {who}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}",
-            hint=renew,
-        )
-    if at < cert.not_valid_before_utc:
-        raise PolicyError(
-            f"cannot sign as {who}: the certificate is valid only from "
-            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-            hint="check the clock, or wait until then",
-        )
+    problem = None
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not usage.digital_signature:
-            raise PolicyError(
-                f"cannot sign as {who}: the certificate's key usage lacks digitalSignature",
-                hint=renew,
-            )
+            problem = f"cannot sign as {who}: the certificate's key usage lacks digitalSignature"
     except x509.ExtensionNotFound:
         pass  # RFC 5280 §4.2.1.3: no extension, no restriction
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         # RFC 8550 §4.4.4: when present it must allow email protection
-        if not {
+        if problem is None and not {
             ExtendedKeyUsageOID.EMAIL_PROTECTION,
             ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
         } & set(eku):
-            raise PolicyError(
-                f"cannot sign as {who}: the certificate is not for email protection",
-                hint=renew,
-            )
+            problem = f"cannot sign as {who}: the certificate is not for email protection"
     except x509.ExtensionNotFound:
         pass
+    return _SignerPolicy(who, cert.not_valid_before_utc, cert.not_valid_after_utc, problem)
+
+
+_signer_policy = PerCertificate(_read_signer_policy)
+
+
+def _check_signer(cert: x509.Certificate, key: SigningKey, at: datetime) -> None:
+    policy = _signer_policy(cert)
+    who = policy.who
+    renew = "run `postseal cert renew`"
+    if at > policy.not_after:
+        raise PolicyError(
+            f"cannot sign as {who}: the certificate expired on {policy.not_after:%Y-%m-%d}",
+            hint=renew,
+        )
+    if at < policy.not_before:
+        raise PolicyError(
+            f"cannot sign as {who}: the certificate is valid only from "
+            f"{policy.not_before:%Y-%m-%d %H:%M} UTC",
+            hint="check the clock, or wait until then",
+        )
+    if policy.usage_problem is not None:
+        raise PolicyError(policy.usage_problem, hint=renew)
     if key.public_key() != cert.public_key():
         raise InputError(
             f"cannot sign as {who}: the private key does not belong to the certificate"
@@ -193,7 +212,7 @@ def _signature(
     raise InputError(f"unsupported signing key type {type(key).__name__}")
 
 
-def _self_signed(cert: x509.Certificate) -> bool:
+def _read_self_signed(cert: x509.Certificate) -> bool:
     if cert.issuer != cert.subject:
         return False
     try:
@@ -201,3 +220,7 @@ def _self_signed(cert: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+# a root in ``chain`` would otherwise have its signature checked at every message
+_self_signed = PerCertificate(_read_self_signed)

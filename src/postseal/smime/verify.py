@@ -18,12 +18,11 @@ part is hashed as it appears and, failing that, with its line ends as CRLF: RFC 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import email.utils
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from cryptography import x509
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from postseal.errors import InputError
 from postseal.mail.canonical import header_fields, split_entity, to_crlf
-from postseal.smime import signed_data
+from postseal.smime import signed_data, transfer
 from postseal.smime.algorithms import algorithm_acceptable, hash_algorithm
 from postseal.smime.mime import OpaqueParts, parse_smime
 from postseal.smime.results import NO_CERTIFICATE, ChainValidator, SignerResult, VerifyResult
@@ -71,13 +70,13 @@ def verify(
         parsed = signed_data.parse(parts.der)
         if parsed.content is None:
             raise InputError("the signed-data holds no content and no content came with it")
-        variants: tuple[bytes, ...] = (parsed.content,)
+        variants = _Variants(parsed.content, crlf=False)
         detached = False
     else:
         parsed = signed_data.parse(parts.signature)
-        variants = (parts.content, to_crlf(parts.content))
+        variants = _Variants(parts.content, crlf=True)
         detached = True
-    senders = _from_addresses(from_address, variants[0], parts.headers)
+    senders = _from_addresses(from_address, variants.first, parts.headers)
     return _verify(
         parsed,
         variants,
@@ -112,7 +111,7 @@ def verify_cms(
     senders = _from_addresses(from_address, body, [])
     return _verify(
         parsed,
-        (body,),
+        _Variants(body, crlf=False),
         detached=content is not None,
         senders=senders,
         validate_chain=validate_chain,
@@ -146,7 +145,7 @@ def verify_detached(
 
 def _verify(
     parsed: signed_data.ParsedSignedData,
-    variants: tuple[bytes, ...],
+    variants: _Variants,
     *,
     detached: bool,
     senders: tuple[str, ...],
@@ -182,14 +181,14 @@ def _verify(
                 top_issuer=_top_issuer(cert, parsed.certificates) if cert else None,
             )
         )
-    return VerifyResult(content=variants[0], detached=detached, signers=tuple(signers))
+    return VerifyResult(content=variants.first, detached=detached, signers=tuple(signers))
 
 
 def _check(
     signer: signed_data.ParsedSigner,
     cert: x509.Certificate | None,
     content_type: str,
-    variants: tuple[bytes, ...],
+    variants: _Variants,
 ) -> tuple[bool, str | None]:
     """(content intact, signature problem or None) for one SignerInfo (RFC 5652 §5.6)."""
     try:
@@ -197,15 +196,21 @@ def _check(
             # RFC 5652 §5.4: without attributes the signature covers the content itself
             if cert is None:
                 return True, "the signer's certificate is not available"
-            problems = [_signature_problem(signer, cert, v) for v in variants]
-            ok = None in problems
-            return ok, None if ok else problems[0]
+            first_problem = None
+            for variant in variants:
+                problem = _signature_problem(signer, cert, variant)
+                if problem is None:
+                    return True, None
+                first_problem = first_problem or problem
+            return False, first_problem
         intact = False
         if signer.message_digest is not None:
             for variant in variants:
                 digest = hashes.Hash(hash_algorithm(signer.digest_algorithm))
                 digest.update(variant)
-                intact = intact or hmac.compare_digest(digest.finalize(), signer.message_digest)
+                if hmac.compare_digest(digest.finalize(), signer.message_digest):
+                    intact = True
+                    break
         if signer.attribute_problem:
             return intact, signer.attribute_problem
         if signer.message_digest is None:
@@ -218,6 +223,24 @@ def _check(
         return intact, problem or _ess_problem(signer, cert)
     except InputError as exc:
         return False, exc.message
+
+
+class _Variants:
+    """The signed content as it appears and, for multipart/signed, with its line ends
+    turned into CRLF — the second computed only if the first does not verify."""
+
+    def __init__(self, content: bytes, *, crlf: bool) -> None:
+        self.first = content
+        self._crlf = crlf
+        self._second: bytes | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.first
+        if self._crlf:
+            if self._second is None:
+                self._second = to_crlf(self.first)
+            if self._second is not self.first:  # to_crlf returns CRLF input itself
+                yield self._second
 
 
 def _signature_problem(
@@ -322,6 +345,6 @@ def _der(blob: bytes) -> bytes:
     if found is None:
         raise InputError("malformed PEM: no matching END line")
     try:
-        return base64.b64decode(re.sub(rb"\s+", b"", found.group(2)), validate=True)
+        return transfer.decode(found.group(2))
     except (binascii.Error, ValueError):
         raise InputError("malformed PEM: the body is not base64") from None
