@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= var
 DEMO_URL ?= http://localhost:8080/pki
-# Debian packages the tests use as real peers (see ../shared/INTEROP.md).
-PEERS := openssl gpgsm libnss3-tools swaks clamav-daemon postfix dovecot-imapd dovecot-pop3d isync
+# Debian packages the tests use as real peers (see ../shared/INTEROP.md). swaks only
+# recommends Net::SSLeay, which it needs for STARTTLS: it is named here.
+PEERS := openssl gpgsm libnss3-tools swaks libnet-ssleay-perl clamav-daemon postfix dovecot-imapd dovecot-pop3d isync
 
 .PHONY: run test check lint typecheck layers pytest peers venv bench clean
 
