@@ -8,8 +8,14 @@ import pytest
 
 from postseal.mail import structure
 from postseal.protocols.imap import commands as c
+from postseal.protocols.imap import values
 from postseal.protocols.imap.data import FetchData
-from postseal.protocols.imap.fetch import FetchSource, format_internal_date, render
+from postseal.protocols.imap.fetch import (
+    FetchSource,
+    format_internal_date,
+    render,
+    render_envelope,
+)
 from postseal.protocols.imap.grammar import parse_command
 
 RAW = (
@@ -117,3 +123,21 @@ def test_body_items_without_bytes_are_misuse() -> None:
         b"a FETCH 1 (ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER] RFC822.SIZE)\r\n"
     )
     assert isinstance(summary_only, c.Fetch) and not summary_only.needs_body
+
+
+def test_envelopes_rendered_with_a_shared_memo_are_the_same_bytes() -> None:
+    senders = [b"Fred <fred@example.org>", b'"Doe, Jane" <jane@example.org>', b"undisclosed:;"]
+    memo: dict[object, bytes] = {}
+    for n in range(12):
+        raw = (
+            b"From: " + senders[n % 3] + b"\r\nTo: team@example.org, " + senders[(n + 1) % 3]
+            + b"\r\nSubject: =?utf-8?q?caf=C3=A9?= %d\r\nMessage-ID: <m%d@example.org>\r\n\r\nx\r\n"
+            % (n, n)
+        )  # fmt: skip
+        env = structure.envelope(structure.parse(raw))
+        generic = values.render(structure.envelope_value(env))
+        assert render_envelope(env, memo=memo) == generic
+        assert render_envelope(env, utf8=True) == values.render(
+            structure.envelope_value(env), utf8=True
+        )
+    assert 0 < len(memo) <= 6  # address lists only: From and To repeat

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postseal.mail import structure
+from postseal.mail.structure.summary import summary_header
 from postseal.protocols.imap import commands as c
+from postseal.protocols.imap import search
 from postseal.protocols.imap.grammar import parse_command
 from postseal.protocols.imap.search import Candidate, matches, needs
 
@@ -145,3 +149,58 @@ def test_needs() -> None:
     assert needs(key(b"SUBJECT x")) == "summary"  # type: ignore[arg-type]
     assert needs(key(b"NOT SENTON 1-Jan-2024")) == "summary"  # type: ignore[arg-type]
     assert needs(key(b"OR SEEN TEXT x")) == "raw"  # type: ignore[arg-type]
+
+
+def _header_candidate(header: bytes) -> Candidate:
+    summary = structure.to_summary(structure.parse(header + b"\r\nbody\r\n"))
+    return Candidate(
+        seq=1, uid=1, flags=frozenset(), internal_date=datetime(2024, 2, 6, tzinfo=UTC),
+        size=len(header), largest_seq=1, largest_uid=1,
+        load_summary=lambda: summary_header(summary),
+    )  # fmt: skip
+
+
+def _decoded_match(header: bytes, name: str, needle: str) -> bool:
+    """The header key's meaning, evaluated the long way (every field decoded)."""
+    return any(
+        needle.casefold() in structure.decode_header_value(value).casefold()
+        for field, value in structure.header_fields(header)
+        if field == name
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "needle", "found"),
+    [
+        (b"Subject: Needle in a haystack", "NEEDLE", True),
+        (b"Subject: in a\r\n haystack", "a haystack", True),  # across a fold
+        (b"Subject: in a\r\n\thaystack", "a\thaystack", True),
+        (b"Subject: =?utf-8?q?N=C3=A9edle?=", "NÉEDLE", True),  # an encoded word
+        (b"Subject: =?utf-8?b?bmVlZGxl?=", "needle", True),
+        (b"Subject: \xc5\xbftraw", "straw", True),  # U+017F folds to "s"
+        (b"Subject: STRASSE", "straße", True),  # "ß" folds to "ss"
+        (b"Subject: hay", "needle", False),
+        (b"Subject: hay\r\nX-Needle: no", "needle", False),  # in another field only
+        (b"Subject: caf\xc3\xa9", "CAFÉ", True),
+    ],
+)
+def test_header_keys_match_the_decoded_field(header: bytes, needle: str, found: bool) -> None:
+    assert _decoded_match(header, "subject", needle) is found
+    assert matches(search.Header("subject", needle), _header_candidate(header)) is found
+
+
+_HEADER_TEXT = st.sampled_from(
+    ["needle", "NEEDLE", "ne", "edle", "a haystack", " ", "\r\n ", "\r\n\t", "=?utf-8?q?",
+     "?=", "=C3=A9", "caf\u00e9", "\u017ftraw", "STRASSE", "x", "-", ":"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_HEADER_TEXT, min_size=1, max_size=8),
+    st.sampled_from(["needle", "NEEDLE", "a hay", "café", "straw", "strasse", "ß", "x-"]),
+)
+def test_a_header_key_never_misses_what_decoding_finds(parts: list[str], needle: str) -> None:
+    header = ("Subject: " + "".join(parts)).encode("utf-8")
+    key = search.Header("subject", needle)
+    assert matches(key, _header_candidate(header)) is _decoded_match(header, "subject", needle)

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postseal.services.mailboxes import MailboxService
-from postseal.store.ports import Mailbox, MailboxStatus
+from postseal.store.ports import Mailbox
+from postseal.store.ports.mailbox_reads import MailboxListing
 from tests.smtp.conftest import SmtpPki
 
 from .client import RawImap
@@ -98,7 +99,7 @@ async def test_too_many_bad_commands_close(start_listener: StartListener, pki: S
 
 
 class _Broken(MailboxService):
-    async def status(self, mailbox: Mailbox) -> MailboxStatus:
+    async def listing(self, mailbox: Mailbox) -> MailboxListing:
         raise RuntimeError("disk on fire")
 
 

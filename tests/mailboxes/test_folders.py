@@ -138,3 +138,37 @@ async def test_shared_and_other_users_mailboxes_follow_rights(
     with pytest.raises(PolicyError):
         await service.expunge(seen, user=bob)
     assert await service.usage(carol) == (len(message("for carol")), 1, None)
+
+
+async def test_listing_is_the_mailbox_and_its_messages_as_they_are_now(
+    service: MailboxService, bob: UserRecord
+) -> None:
+    inbox = await service.find(bob, "INBOX")
+    for subject in ("one", "two", "three"):
+        await service.append(bob, "INBOX", message(subject))
+    listing = await service.listing(inbox)  # the record found before the appends
+    assert listing.mailbox.uidnext == 4
+    assert listing.mailbox.highestmodseq == inbox.highestmodseq + 3
+    assert [m.uid for m in listing.messages] == [1, 2, 3]
+    gone = await service.create(bob, "Gone")
+    await service.delete(bob, "Gone")
+    with pytest.raises(NotFoundError, match="no mailbox Gone"):
+        await service.listing(gone)
+
+
+async def test_find_reads_own_names_and_resolves_the_other_namespaces(
+    service: MailboxService, store: Store, bob: UserRecord, carol: UserRecord
+) -> None:
+    shared = await service.create_shared("News")
+    async with store.begin() as tx:
+        await tx.mailboxes.set_rights(shared.id, ANYONE, "lr")
+        carols = await tx.mailboxes.find(carol.id, "INBOX")
+        assert carols is not None
+        await tx.mailboxes.set_rights(carols.id, bob.id, "lr")
+    assert (await service.find(bob, "iNbOx")).user_id == bob.id
+    assert (await service.find(bob, "Shared/News")).name == "Shared/News"
+    other = await service.find(bob, "Other Users/carol@example.org/INBOX")
+    assert (other.id, other.name) == (carols.id, "Other Users/carol@example.org/INBOX")
+    for missing in ("Nope", "Shared/Nope", "Other Users/carol@example.org/Nope", "a//b", ""):
+        with pytest.raises(NotFoundError, match="no mailbox"):
+            await service.find(bob, missing)

@@ -107,7 +107,7 @@ class MailboxCore:
         """A name for a new personal mailbox: a trailing separator is dropped (RFC 3501
         §6.3.3) and the other namespaces' prefixes are refused."""
         name = name.removesuffix(SEPARATOR)
-        if name.split(SEPARATOR, 1)[0].lower() in _RESERVED:
+        if MailboxCore._foreign(name):
             raise InputError(
                 f"{name!r} lies in the {name.split(SEPARATOR, 1)[0]} namespace",
                 hint="choose a name that does not start with "
@@ -129,6 +129,11 @@ class MailboxCore:
             owners[box.user_id] = owner.address if owner else str(box.user_id)
         prefix = f"{OTHER_USERS}{SEPARATOR}{owners[box.user_id]}{SEPARATOR}"
         return dataclasses.replace(box, name=prefix + box.name)
+
+    @staticmethod
+    def _foreign(name: str) -> bool:
+        """Whether ``name`` may lie in the shared or other users' namespace."""
+        return name.split(SEPARATOR, 1)[0].lower() in _RESERVED
 
     async def _locate(self, tx: Transaction, user: UserRecord, name: str) -> Mailbox | None:
         """The mailbox ``name`` means to ``user`` (any namespace), renamed to that view,
@@ -207,6 +212,6 @@ class MailboxCore:
         """Rights of ``user`` on an already found mailbox (None: the caller checked)."""
         if user is None or box.user_id == user.id:
             return
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             rights = await tx.mailboxes.rights_of(box.id, user.id)
         self._require(box, rights, need())

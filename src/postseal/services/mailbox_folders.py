@@ -49,7 +49,7 @@ class FolderOps(MailboxCore):
     async def list_mailboxes(self, user: UserRecord) -> list[Mailbox]:
         """The user's own mailboxes by name, then the shared and other users' mailboxes
         the user may list (``l``, RFC 4314 §4), each with the name this user sees."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             visible = await tx.mailboxes.list_visible(user.id)
             owners: dict[int, str] = {}
             return [await self._view(tx, user, box, owners) for box in visible]
@@ -57,13 +57,18 @@ class FolderOps(MailboxCore):
     async def find(self, user: UserRecord, name: str) -> Mailbox:
         """The mailbox ``name`` in any namespace, if the user may read it (``r``, or
         ``l`` to learn its status); NotFoundError "no mailbox NAME" otherwise."""
-        async with self._store.begin() as tx:
+        if not self._foreign(name):
+            # One of the user's own (every right is theirs): one read, no transaction.
+            own = await self._store.reads.find(user.id, name)
+            if own is not None:
+                return own
+        async with self._store.begin(readonly=True) as tx:
             return await self._resolve(tx, user, name, need="")
 
     async def rights(self, user: UserRecord, mailbox: Mailbox) -> str:
         """The user's RFC 4314 rights on ``mailbox`` (all of them for its owner): what
         decides READ-ONLY (RFC 3501 §6.3.1) and which flags STORE may change."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             return await self._rights(tx, user, mailbox)
 
     async def status(self, mailbox: Mailbox) -> MailboxStatus:
@@ -150,13 +155,13 @@ class FolderOps(MailboxCore):
 
     async def subscriptions(self, user: UserRecord) -> list[str]:
         """The subscribed names, sorted (LSUB, LIST (SUBSCRIBED))."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             return list(await tx.mailboxes.subscriptions(user.id))
 
     async def usage(self, user: UserRecord) -> tuple[int, int, int | None]:
         """Bytes and messages in the user's own mailboxes, and the storage quota in
         bytes (None: unlimited) — RFC 9208 STORAGE."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             used = await tx.mailboxes.usage(user.id)
             quota = await tx.mailboxes.quota(user.id)
         return used.size, used.messages, quota.storage

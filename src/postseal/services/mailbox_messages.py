@@ -29,6 +29,7 @@ from postseal.store.ports import (
     UidSet,
     UserRecord,
 )
+from postseal.store.ports.mailbox_reads import MailboxListing
 
 __all__ = ["POLL_SECONDS", "MessageOps", "uid_ranges"]
 
@@ -61,8 +62,15 @@ def _flag_rights(flags: Sequence[str]) -> str:
 class MessageOps(MailboxCore):
     async def messages(self, mailbox: Mailbox, uids: UidSet | None = None) -> list[StoredMessage]:
         """The messages among ``uids`` (None: all), by UID, without bodies."""
-        async with self._store.begin(readonly=True) as tx:
-            return list(await tx.mailboxes.messages(mailbox.id, uids))
+        return list(await self._store.reads.messages(mailbox.id, uids))
+
+    async def listing(self, mailbox: Mailbox) -> MailboxListing:
+        """The mailbox as it is now (UIDNEXT, HIGHESTMODSEQ) and all its messages, in one
+        read (IMAP SELECT, RFC 3501 §6.3.1); NotFoundError when it was deleted."""
+        found = await self._store.reads.listing(mailbox.id)
+        if found is None:
+            raise no_mailbox(mailbox.name)
+        return found
 
     async def summaries(
         self,
@@ -81,8 +89,7 @@ class MessageOps(MailboxCore):
         if not ranges:
             return {}
         if email_ids is not None:
-            async with self._store.begin(readonly=True) as tx:
-                found = await tx.mailboxes.summaries(mailbox.id, ranges)
+            found = await self._store.reads.summaries(mailbox.id, ranges)
             key = self._mailbox_key(mailbox)
             out = {
                 uid: sealed.open_summary(key, mailbox.id, email_ids[uid], blob)
@@ -93,7 +100,7 @@ class MessageOps(MailboxCore):
             if rest:
                 out.update(await self.summaries(mailbox, rest))
             return out
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             stored = await tx.mailboxes.messages(mailbox.id, ranges)
             found = await tx.mailboxes.summaries(mailbox.id, ranges)
         key = self._mailbox_key(mailbox)
@@ -126,8 +133,7 @@ class MessageOps(MailboxCore):
         A caller that knows the message's ``email_id`` (a UID's never changes: IMAP
         sessions have it from their listing) saves the metadata read: one query."""
         if email_id is not None:
-            async with self._store.begin(readonly=True) as tx:
-                found = await tx.mailboxes.body(mailbox.id, uid)
+            found = await self._store.reads.body(mailbox.id, uid)
             if found is None:
                 raise NotFoundError(f"no message with UID {uid} in mailbox {mailbox.name}")
             key = self._mailbox_key(mailbox)
@@ -135,7 +141,7 @@ class MessageOps(MailboxCore):
                 len(found.ciphertext),
                 functools.partial(sealed.open_body, key, mailbox.id, email_id, found),
             )
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             message = await tx.mailboxes.get_message(mailbox.id, uid)
             sealed_body = None if message is None else await tx.mailboxes.body(mailbox.id, uid)
         if message is None or sealed_body is None:
@@ -152,7 +158,7 @@ class MessageOps(MailboxCore):
         ranges = uid_ranges(uids)
         if not ranges:
             return {}
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             stored = await tx.mailboxes.messages(mailbox.id, ranges)
             found = [(m, await tx.mailboxes.body(mailbox.id, m.uid)) for m in stored]
         key = self._mailbox_key(mailbox)
@@ -186,7 +192,7 @@ class MessageOps(MailboxCore):
                 hint="send large files another way",
             )
         now = self._clock()
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             box = await self._resolve(tx, user, name, need="i", missing_hint="create it first")
         key = self._mailbox_key(box)
         email_id = sealing.new_id(now)
@@ -285,8 +291,7 @@ class MessageOps(MailboxCore):
     async def changes_since(self, mailbox: Mailbox, modseq: int) -> MailboxChanges:
         """Messages changed and UIDs expunged after ``modseq`` (RFC 7162 §3.1.4,
         RFC 7162 §3.2.5.2 VANISHED)."""
-        async with self._store.begin() as tx:
-            return await tx.mailboxes.changes_since(mailbox.id, modseq)
+        return await self._store.reads.changes_since(mailbox.id, modseq)
 
     def change_version(self, mailbox_id: str) -> int:
         """This process's change counter of the mailbox (:mod:`.mailbox_changes`): it
@@ -297,8 +302,7 @@ class MessageOps(MailboxCore):
     async def highest_modseq(self, mailbox_id: str) -> int:
         """HIGHESTMODSEQ (RFC 7162 §3.1.1) from the mailbox row alone; NotFoundError when
         the mailbox was deleted."""
-        async with self._store.begin(readonly=True) as tx:
-            found = await tx.mailboxes.highest_modseq(mailbox_id)
+        found = await self._store.reads.highest_modseq(mailbox_id)
         if found is None:
             raise no_mailbox(mailbox_id, hint="it was deleted")
         return found
@@ -315,8 +319,7 @@ class MessageOps(MailboxCore):
         polls the one-row read every :data:`POLL_SECONDS`, on every database."""
         deadline = time.monotonic() + timeout
         while True:
-            async with self._store.begin() as tx:
-                current = await tx.mailboxes.highest_modseq(mailbox_id)
+            current = await self._store.reads.highest_modseq(mailbox_id)
             if current != known_modseq:
                 return True
             left = deadline - time.monotonic()

@@ -107,6 +107,7 @@ async def _answer(
         item.name == "ENVELOPE" or not _needs_structure(item) for item in items
     )
     summaries: dict[int, bytes] = {}
+    memo: dict[object, bytes] = {}  # renderings shared by this command's messages
     if needs_structure:
         wanted = [u for u in uids if u in stored]
         email_ids = {u: m[0] for u in wanted if (m := view.meta.get(u)) is not None}
@@ -142,7 +143,7 @@ async def _answer(
             raw=raw,
             envelope=found,
         )
-        _send(session, view, items, source, seen_now)
+        _send(session, view, items, source, seen_now, memo)
         if count % _FLUSH_EVERY == 0:
             await session.flush()
 
@@ -188,11 +189,12 @@ def _send(
     items: tuple[FetchAttribute, ...],
     source: FetchSource,
     seen_now: set[int],
+    memo: dict[object, bytes],
 ) -> None:
     seq = view.seq_of(source.uid)
     if seq is None:
         return
-    rendered = render_fetch(items, source, utf8=session.utf8)
+    rendered = render_fetch(items, source, utf8=session.utf8, memo=memo)
     if source.uid in seen_now and not any(item.name == "FLAGS" for item in items):
         rendered = (*rendered, ("FLAGS", values.flag_list(source.flags)))
     session.send(data.FetchData(seq, rendered))

@@ -67,10 +67,12 @@ async def _open(
         if "r" not in rights:
             raise PolicyError(f"you may not read mailbox {mailbox.name}")
         read_only = read_only or not set("stwe") & set(rights)
-    version = service.change_version(mailbox.id)  # before the reads: a race is seen again
-    status = await service.status(mailbox)
-    messages = await service.messages(mailbox)
-    view = SelectedMailbox.load(mailbox, messages, modseq=status.highestmodseq, read_only=read_only)
+    version = service.change_version(mailbox.id)  # before the read: a race is seen again
+    listing = await service.listing(mailbox)
+    current = listing.mailbox
+    view = SelectedMailbox.load(
+        mailbox, listing.messages, modseq=current.highestmodseq, read_only=read_only
+    )
     view.version, view.checked_at = version, time.monotonic()
     if condstore:
         session.condstore = True
@@ -83,10 +85,10 @@ async def _open(
             Untagged("OK", f"Message {unseen} is first unseen", Code.number("UNSEEN", unseen))
         )
     session.send(Untagged("OK", "UIDs valid", Code.number("UIDVALIDITY", mailbox.uidvalidity)))
-    session.send(Untagged("OK", "Predicted next UID", Code.number("UIDNEXT", status.uidnext)))
+    session.send(Untagged("OK", "Predicted next UID", Code.number("UIDNEXT", current.uidnext)))
     flags = () if read_only else view.permanent_flags()
     session.send(Untagged("OK", "Flags permitted", Code.permanent_flags(flags)))
-    session.send(Untagged("OK", "Highest", Code.number("HIGHESTMODSEQ", status.highestmodseq)))
+    session.send(Untagged("OK", "Highest", Code.number("HIGHESTMODSEQ", current.highestmodseq)))
     session.selected = view
     mode = "READ-ONLY" if read_only else "READ-WRITE"
     verb = "EXAMINE" if read_only else "SELECT"

@@ -36,6 +36,7 @@ __all__ = ["FetchSource", "format_internal_date", "render", "render_envelope"]
 _PLAIN = re.compile(r"[\x01-\x09\x0b\x0c\x0e-\x21\x23-\x5b\x5d-\x7f]*\Z")
 """7-bit text a quoted string holds as it is (no CR, LF, NUL, quote or backslash)."""
 _NO_STRUCTURE = parse(b"\r\n")  # stands in where no item reads the structure
+_MEMO_SIZE = 4096
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -67,9 +68,14 @@ def format_internal_date(moment: datetime) -> str:
 
 
 def render(
-    items: tuple[FetchAttribute, ...], msg: FetchSource, *, utf8: bool = False
+    items: tuple[FetchAttribute, ...],
+    msg: FetchSource,
+    *,
+    utf8: bool = False,
+    memo: dict[object, bytes] | None = None,
 ) -> tuple[tuple[str, bytes], ...]:
-    """The FETCH data of ``msg`` for ``items``, in the order asked."""
+    """The FETCH data of ``msg`` for ``items``, in the order asked; ``memo`` as for
+    :func:`render_envelope`, one for all the messages of a FETCH."""
     structure = msg.structure
     if structure is None:
         if msg.raw is None:
@@ -81,7 +87,7 @@ def render(
         if structure is None:  # only items that need no MIME structure (see _whole)
             out.append((item.response_key(), _plain_value(item, msg, utf8)))
         else:
-            out.append((item.response_key(), _value(item, msg, structure, utf8)))
+            out.append((item.response_key(), _value(item, msg, structure, utf8, memo)))
     return tuple(out)
 
 
@@ -105,7 +111,7 @@ def _whole(item: FetchAttribute) -> bool:
 
 def _plain_value(item: FetchAttribute, msg: FetchSource, utf8: bool) -> bytes:
     if item.name in _PLAIN_ITEMS:
-        return _value(item, msg, _NO_STRUCTURE, utf8)
+        return _value(item, msg, _NO_STRUCTURE, utf8, None)
     data = _raw(msg, item)
     if item.partial is not None:
         offset, length = item.partial
@@ -113,9 +119,13 @@ def _plain_value(item: FetchAttribute, msg: FetchSource, utf8: bool) -> bytes:
     return values.string(data)
 
 
-def render_envelope(env: Envelope, *, utf8: bool = False) -> bytes:
+def render_envelope(
+    env: Envelope, *, utf8: bool = False, memo: dict[object, bytes] | None = None
+) -> bytes:
     """``values.render(envelope_value(env))``, the same bytes, without the nested
-    values in between (a listing renders thousands)."""
+    values in between (a listing renders thousands). ``memo``, shared by the messages
+    of one FETCH, keeps the rendering of up to :data:`_MEMO_SIZE` address lists: most
+    repeat from message to message (the user's own address, a few correspondents)."""
 
     def text(value: str | None) -> bytes:
         if value is None:
@@ -127,13 +137,19 @@ def render_envelope(env: Envelope, *, utf8: bool = False) -> bytes:
     def addresses(items: tuple[Address, ...]) -> bytes:
         if not items:
             return b"NIL"
-        return (
-            b"(("
-            + b") (".join(
-                b" ".join((text(a.name), text(a.adl), text(a.mailbox), text(a.host))) for a in items
+        found = None if memo is None else memo.get(items)
+        if found is None:
+            found = (
+                b"(("
+                + b") (".join(
+                    b" ".join((text(a.name), text(a.adl), text(a.mailbox), text(a.host)))
+                    for a in items
+                )
+                + b"))"
             )
-            + b"))"
-        )
+            if memo is not None and len(memo) < _MEMO_SIZE:
+                memo[items] = found
+        return found
 
     return b"".join(
         (
@@ -164,7 +180,11 @@ def _raw(msg: FetchSource, item: FetchAttribute) -> bytes:
 
 
 def _value(
-    item: FetchAttribute, msg: FetchSource, structure: MessageStructure, utf8: bool
+    item: FetchAttribute,
+    msg: FetchSource,
+    structure: MessageStructure,
+    utf8: bool,
+    memo: dict[object, bytes] | None,
 ) -> bytes:
     name = item.name
     if name == "FLAGS":
@@ -179,7 +199,7 @@ def _value(
         return b"%d" % msg.size
     if name == "ENVELOPE":
         if msg.envelope is not None:
-            return render_envelope(msg.envelope, utf8=utf8)
+            return render_envelope(msg.envelope, utf8=utf8, memo=memo)
         return values.render(envelope_value(envelope(structure)), utf8=utf8)
     if name in ("BODY", "BODYSTRUCTURE") and item.section is None:
         return values.render(

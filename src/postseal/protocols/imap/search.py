@@ -232,10 +232,28 @@ def _contains(text: str, needle: str) -> bool:
 
 
 def _header_matches(key: Header, msg: Candidate) -> bool:
+    if key.value and _absent(msg.structure().header, key.value):
+        return False
     values = [v for n, v in msg.fields() if n == key.name]
     if not key.value:
         return bool(values)
     return any(_contains(decode_header_value(v), key.value) for v in values)
+
+
+def _absent(header: bytes, needle: str) -> bool:
+    """Whether ``needle`` can be seen, without parsing, to occur in no decoded field of
+    ``header`` (most messages, for a search of a mailbox).
+
+    Exact where it answers True: in a 7-bit header without RFC 2047 words, decoding
+    only unfolds (drops the CRLF before a continuation's space or tab) and strips, so
+    a needle without space or tab found in a decoded value is also in the raw bytes,
+    and ASCII case folding is ``lower``."""
+    folded = needle.casefold()
+    if not folded.isascii() or " " in folded or "\t" in folded:
+        return False
+    if not header.isascii() or b"=?" in header:
+        return False
+    return folded.encode("ascii") not in header.lower()
 
 
 def _date_matches(key: DateKey, msg: Candidate) -> bool:

@@ -14,6 +14,7 @@ view, marked gone, until the next command that may announce them.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -63,7 +64,12 @@ class SelectedMailbox:
 
     @classmethod
     def load(
-        cls, mailbox: Mailbox, messages: list[StoredMessage], *, modseq: int, read_only: bool
+        cls,
+        mailbox: Mailbox,
+        messages: Iterable[StoredMessage],
+        *,
+        modseq: int,
+        read_only: bool,
     ) -> SelectedMailbox:
         """The view right after SELECT; ``modseq`` is the HIGHESTMODSEQ read *before*
         the messages were listed, so a change racing the listing is seen again, never

@@ -222,7 +222,9 @@ class ImapSession:
         (the rest of the line is discarded)."""
         self._waiting = True
         try:
-            return await asyncio.wait_for(self._line(), wait)
+            # asyncio.timeout rather than wait_for: no task per line (one per command)
+            async with asyncio.timeout(wait):
+                return await self._line()
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             return None
         finally:

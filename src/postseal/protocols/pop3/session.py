@@ -281,7 +281,7 @@ class Pop3Session:
         drop = self._maildrop()
         message = drop.get(number)
         assert self._inbox is not None
-        data = await self._ctx.service.body(self._inbox, message.uid)
+        data = await self._ctx.service.body(self._inbox, message.uid, email_id=message.email_id)
         if lines is None:
             drop.retrieved.add(number)
         else:

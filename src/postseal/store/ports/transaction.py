@@ -17,6 +17,7 @@ from postseal.store.ports.directory import (
     TrustRepository,
     UserRepository,
 )
+from postseal.store.ports.mailbox_reads import MailboxReads
 from postseal.store.ports.mailboxes import MailboxRepository
 from postseal.store.ports.quarantine import QuarantineRepository
 from postseal.store.ports.queue import QueueRepository
@@ -58,6 +59,11 @@ class Transaction(Protocol):
 class Store(Protocol):
     def begin(self, *, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
         """Open a transaction: commit on normal exit, roll back on exception."""
+        ...
+
+    @property
+    def reads(self) -> MailboxReads:
+        """The mailbox read path: single reads that need no transaction (ADR 0017)."""
         ...
 
     async def close(self) -> None: ...

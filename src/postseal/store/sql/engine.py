@@ -39,6 +39,7 @@ __all__ = [
     "sqlite_path",
     "store_errors",
     "transaction",
+    "unreachable",
 ]
 
 SUPPORTED_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -140,17 +141,19 @@ def store_errors(url: URL, *, doing: str, connecting: bool = False) -> Iterator[
             or exc.connection_invalidated
             or isinstance(exc, OperationalError | InterfaceError)
         ):
-            raise _unreachable(url, doing, exc.orig) from exc.orig
+            raise unreachable(url, doing, exc.orig) from exc.orig
         raise
     except Exception as exc:
         if connecting and (
             isinstance(exc, OSError | TimeoutError) or type(exc).__module__.startswith("asyncpg")
         ):
-            raise _unreachable(url, doing, exc) from exc
+            raise unreachable(url, doing, exc) from exc
         raise
 
 
-def _unreachable(url: URL, doing: str, cause: BaseException | None) -> StoreError:
+def unreachable(url: URL, doing: str, cause: BaseException | None) -> StoreError:
+    """The one-line :class:`StoreError` for failing to ``doing`` the database at ``url``
+    because of ``cause`` (its first line, the password masked), with a hint."""
     reason = _reason(url, cause)
     if url.get_backend_name() == "sqlite":
         if "locked" in reason or "busy" in reason:

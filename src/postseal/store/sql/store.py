@@ -38,6 +38,7 @@ from postseal.store.sql.engine import (
     sqlite_path,
     transaction,
 )
+from postseal.store.sql.mailbox_reads import EngineMailboxReads
 from postseal.store.sql.mailboxes import SqlMailboxRepository
 from postseal.store.sql.meta import SqlAuditRepository, SqlMetaRepository
 from postseal.store.sql.quarantine import SqlQuarantineRepository
@@ -49,6 +50,7 @@ from postseal.store.sql.schema import (
     require_head,
     upgrade_engine,
 )
+from postseal.store.sql.sqlite_reads import SqliteMailboxReads
 from postseal.store.sql.trust import SqlImportedCrlRepository, SqlTrustRepository
 from postseal.store.sql.users import SqlDirectoryRepository, SqlUserRepository
 
@@ -136,10 +138,17 @@ class SqlStore:
 
     Build it with :func:`open_store`. On SQLite every transaction takes the write lock at
     its start (``BEGIN IMMEDIATE``) and waits up to 10 s for another process to finish.
+    The mailbox read path (:attr:`reads`) of a SQLite file has read-only connections of
+    its own (:mod:`~postseal.store.sql.sqlite_reads`); elsewhere it runs read-only
+    transactions of the engine (ADR 0017).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        path = sqlite_path(engine.url)
+        self._reads: SqliteMailboxReads | EngineMailboxReads = (
+            EngineMailboxReads(engine) if path is None else SqliteMailboxReads(engine.url, path)
+        )
 
     @property
     def dialect(self) -> str:
@@ -157,9 +166,18 @@ class SqlStore:
         async with transaction(self._engine, doing="use", readonly=readonly) as connection:
             yield SqlTransaction(connection)
 
+    @property
+    def reads(self) -> SqliteMailboxReads | EngineMailboxReads:
+        """:class:`~postseal.store.ports.mailbox_reads.MailboxReads`: each read a call of
+        its own, outside any transaction (the sessions' per-command reads)."""
+        return self._reads
+
     async def close(self) -> None:
         """Close every pooled connection; the store cannot be used afterwards."""
-        await self._engine.dispose()
+        try:
+            await self._reads.close()
+        finally:
+            await self._engine.dispose()
 
 
 async def open_store(url: str, *, migrate: bool = False) -> SqlStore:

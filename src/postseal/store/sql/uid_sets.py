@@ -42,6 +42,15 @@ class UidMatch:
             return column.between(self.ranges[0][0], self.ranges[-1][1])  # type: ignore[no-any-return]
         return or_(*(column.between(first, last) for first, last in self.ranges))
 
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """The ranges to read one by one: the ranges themselves, or above
+        :data:`_MAX_RANGES` the one covering range (:meth:`contains` filters the rows).
+        Not for the set that matches everything."""
+        assert self.ranges is not None
+        if len(self.ranges) > _MAX_RANGES:
+            return ((self.ranges[0][0], self.ranges[-1][1]),)
+        return self.ranges
+
     def contains(self, uid: int) -> bool:
         if self.ranges is None:
             return True
