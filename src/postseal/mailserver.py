@@ -20,7 +20,7 @@ from postseal.adapters.smtp_relay import SmtpRelay
 from postseal.config import Settings
 from postseal.custody import MasterKey
 from postseal.errors import AuthenticationError, NotFoundError
-from postseal.policy import PolicyRules, load_rules
+from postseal.policy import LiveRules
 from postseal.protocols.imap.listener import ImapListener
 from postseal.protocols.pop3 import Pop3Listener
 from postseal.protocols.smtp import Limits, SmtpListener, server_context
@@ -72,7 +72,7 @@ class CoreServices(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class MailServices:
-    rules: PolicyRules
+    rules: LiveRules  # postseal.toml + database, swapped live (ADR 0019)
     local_domains: frozenset[str]
     hostname: str
     quarantine: QuarantineService
@@ -93,7 +93,7 @@ def _scanner(spec: str) -> Scanner | None:
 def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
     """Everything of the mail path that does not listen on a socket (the CLI's ``queue``,
     ``policy`` and ``quarantine`` commands use it too)."""
-    rules = load_rules(settings.policy)
+    rules = LiveRules.from_toml(settings.policy)
     domain = core.meta.get("domain", "")
     local = frozenset(settings.mail.local_domains or ((domain,) if domain else ()))
     hostname = core.meta.get("hostname", "localhost")

@@ -3,7 +3,9 @@
 ``open_services`` unlocks the data directory (master key first, so a missing or wrong key
 refuses before the store is touched), opens the store and wires the services.
 ``serve`` adds the listeners and the periodic jobs inside one ``AsyncExitStack`` and runs
-until SIGINT or SIGTERM.
+until SIGINT or SIGTERM. The mail policy in force is postseal.toml's with the database's
+merged over it; ``serve`` reads the database's before it listens and then polls the policy
+version every :data:`POLICY_POLL_SECONDS`, so ``postseal policy set`` needs no restart.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from postseal.services.custody import (
 from postseal.services.directory import DirectoryService
 from postseal.services.enrollment import EnrollmentService
 from postseal.services.passwords import PasswordService
+from postseal.services.policy_rules import PolicyRuleService
 from postseal.services.setup import InitRequest, InitResult, SetupService, check_request
 from postseal.services.smime import SmimeService
 from postseal.services.templates import TemplateService
@@ -47,9 +50,13 @@ from postseal.services.trust import TrustService
 from postseal.store.ports import CertificateRole, Store
 from postseal.store.sql import check, open_store, upgrade
 
-__all__ = ["Services", "initialise", "open_services", "serve"]
+__all__ = ["POLICY_POLL_SECONDS", "Services", "initialise", "open_services", "serve"]
 
 log = logging.getLogger("postseal")
+
+#: How often a running server checks the database's policy version: one indexed read of
+#: ``meta``, so a change is in force within seconds (ADR 0019).
+POLICY_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,7 @@ class Services:
     templates: TemplateService
     contacts: ContactService
     smime: SmimeService
+    policy: PolicyRuleService
     meta: Mapping[str, str]
 
 
@@ -101,8 +109,14 @@ def _wire(
         templates=TemplateService(store),
         contacts=contacts,
         smime=smime,
+        policy=PolicyRuleService(store, local_domains=_local_domains(settings, meta), clock=clock),
         meta=meta,
     )
+
+
+def _local_domains(settings: Settings, meta: Mapping[str, str]) -> tuple[str, ...]:
+    domain = meta.get("domain", "")
+    return settings.mail.local_domains or ((domain,) if domain else ())
 
 
 @contextlib.asynccontextmanager
@@ -239,6 +253,7 @@ async def serve(
                 stack.callback(loop.remove_signal_handler, sig)
         bound: dict[str, int] = {}
         mail = build_mail_services(services, settings)
+        await services.policy.refresh(mail.rules)  # before the first message is accepted
         bound.update(await start_smtp_listeners(stack, services, settings, mail))
         bound.update(await start_mailbox_listeners(stack, services, settings, mail))
         prefix = urlsplit(services.meta.get("pki_url", "")).path or "/pki"
@@ -266,6 +281,12 @@ async def serve(
             ),
         ]
         jobs.append(asyncio.create_task(mail.delivery.run(stop), name="queue runner"))
+        jobs.append(
+            asyncio.create_task(
+                services.policy.watch(mail.rules, interval=POLICY_POLL_SECONDS),
+                name="policy reload",
+            )
+        )
         for job in jobs:
             stack.callback(job.cancel)
         log.info("postseal serving %s", ", ".join(f"{k}:{v}" for k, v in bound.items()))

@@ -15,7 +15,7 @@ from postseal.store.sql import SchemaStatus, check, open_store, upgrade
 from postseal.store.sql.engine import create_engine, parse_url
 from postseal.store.sql.tables import metadata
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 async def test_upgrade_is_idempotent_and_check_reports_head(url: str) -> None:
@@ -82,13 +82,13 @@ async def test_a_stale_known_revision_asks_for_db_upgrade(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await upgrade(url)
-    monkeypatch.setattr("postseal.store.sql.schema.head_revision", lambda: "0005")
+    monkeypatch.setattr("postseal.store.sql.schema.head_revision", lambda: "9999")
     monkeypatch.setattr(
-        "postseal.store.sql.schema._known_revisions", lambda: frozenset({HEAD, "0005"})
+        "postseal.store.sql.schema._known_revisions", lambda: frozenset({HEAD, "9999"})
     )
     with pytest.raises(StoreError) as caught:
         await open_store(url)
-    assert caught.value.message == f"the store is at revision {HEAD}, this postseal needs 0005"
+    assert caught.value.message == f"the store is at revision {HEAD}, this postseal needs 9999"
     assert caught.value.hint == "run `postseal db upgrade`"
 
 

@@ -81,9 +81,9 @@ def test_policy_show_names_the_rule_behind_each_value(tmp_path: Path) -> None:
     )
     rows = {r["key"]: r for r in org.json("policy", "show", "--user", "bob@example.org")}
     assert rows["sign"]["value"] == "always"
-    assert rows["sign"]["rule"] == "policy.sign"
+    assert rows["sign"]["rule"] == "postseal.toml: policy.sign"
     assert rows["encrypt"]["value"] == "never"
-    assert rows["encrypt"]["rule"] == 'policy.user."bob@example.org".encrypt'
+    assert rows["encrypt"]["rule"] == 'postseal.toml: policy.user."bob@example.org".encrypt'
     assert rows["verify"]["rule"] == "built-in default"
 
 

@@ -1,18 +1,13 @@
-"""``queue list|show|retry|delete``, ``quarantine list|release|delete``,
-``policy show|explain``."""
+"""``queue list|show|retry|delete``, ``quarantine list|release|delete``."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from postseal.cli.cmd_pki import read_input
 from postseal.cli.context import ACTOR, Context
 from postseal.errors import NotFoundError
 from postseal.mailserver import build_mail_services
-from postseal.policy import explain
-from postseal.policy.rules import KEYS
 
 __all__ = ["register"]
 
@@ -46,18 +41,6 @@ def register(groups: Any) -> None:
         sub = quarantine.add_parser(name, help=text)
         sub.add_argument("id")
         sub.set_defaults(handler=handler)
-
-    policy = groups.add_parser("policy", help="the mail policy").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
-    show = policy.add_parser("show", help="effective settings and the rule behind each")
-    show.add_argument("--user", metavar="EMAIL", help="as they apply to this user")
-    show.set_defaults(handler=_policy_show)
-    dry = policy.add_parser("explain", help="dry-run a message through the policy")
-    dry.add_argument("message", type=Path)
-    dry.add_argument("--from", dest="sender", required=True, metavar="EMAIL")
-    dry.add_argument("--to", action="append", required=True, metavar="EMAIL")
-    dry.set_defaults(handler=_policy_explain)
 
 
 def _entry_row(entry: Any) -> dict[str, Any]:
@@ -149,46 +132,3 @@ async def _quarantine_delete(args: argparse.Namespace, ctx: Context) -> int:
         await mail.quarantine.delete(args.id, actor=ACTOR)
     ctx.out.message(f"deleted {args.id} from the quarantine")
     return 0
-
-
-async def _policy_show(args: argparse.Namespace, ctx: Context) -> int:
-    async with ctx.services() as services:
-        mail = build_mail_services(services, ctx.settings)
-        groups: tuple[str, ...] = ()
-        address = ""
-        if args.user:
-            details = await services.directory.get(args.user)
-            address, groups = details.user.address, details.user.groups
-    effective = mail.rules.resolve(address, groups)
-    rows = [
-        {"key": key, "value": _shown(getattr(effective, key)), "rule": effective.source(key)}
-        for key in KEYS
-    ]
-    ctx.out.table(rows, ["key", "value", "rule"])
-    return 0
-
-
-def _shown(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return getattr(value, "value", value)
-
-
-async def _policy_explain(args: argparse.Namespace, ctx: Context) -> int:
-    data = read_input(args.message)
-    async with ctx.services() as services:
-        mail = build_mail_services(services, ctx.settings)
-        decision = await mail.intake.explain(data, sender=args.sender, recipients=args.to)
-    if ctx.out.as_json:
-        ctx.out.record(
-            {
-                "refuse": decision.refuse,
-                "sign": decision.sign,
-                "encrypt": decision.encrypt,
-                "explanations": [str(e) for e in decision.explanations],
-            }
-        )
-    else:
-        for line in explain(decision):
-            print(line)
-    return 1 if decision.refuse else 0

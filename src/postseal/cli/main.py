@@ -24,6 +24,7 @@ from postseal.cli import (
     cmd_mail,
     cmd_mailbox,
     cmd_pki,
+    cmd_policy,
     cmd_smime,
     cmd_users,
 )
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_directory,
         cmd_smime,
         cmd_mail,
+        cmd_policy,
         cmd_mailbox,
     ):
         module.register(groups)

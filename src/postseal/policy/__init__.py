@@ -2,7 +2,8 @@
 decryption, antivirus handling and disclaimers (ADR 0009, docs/policy.md).
 
 No I/O, no clock, no configuration import: services gather :class:`MessageFacts`, load
-:class:`PolicyRules` once with :func:`load_rules`, and apply the decision.
+:class:`PolicyRules` with :func:`load_rules` (postseal.toml's, the database's — ADR 0019),
+hold them merged in :class:`LiveRules`, and apply the decision.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from postseal.policy.antivirus import AntivirusAction, AntivirusDecision, decide
 from postseal.policy.decision import DisclaimerAction, Explanation, PolicyDecision, explain
 from postseal.policy.engine import decide
 from postseal.policy.facts import Direction, MessageFacts, smime_layers
+from postseal.policy.live import LiveRules
 from postseal.policy.loader import load_rules
 from postseal.policy.markers import has_subject_tag, strip_subject_tag
+from postseal.policy.merge import merge_rules
 from postseal.policy.rules import (
     DEFAULT_REQUEST_HEADER,
     DEFAULT_SUBJECT_TAG,
@@ -22,6 +25,7 @@ from postseal.policy.rules import (
     InfectedAction,
     PolicyRules,
     RuleSet,
+    RuleSource,
     ScanErrorAction,
     SignedDisclaimer,
     SignMode,
@@ -40,10 +44,12 @@ __all__ = [
     "EncryptMode",
     "Explanation",
     "InfectedAction",
+    "LiveRules",
     "MessageFacts",
     "PolicyDecision",
     "PolicyRules",
     "RuleSet",
+    "RuleSource",
     "ScanErrorAction",
     "SignMode",
     "SignedDisclaimer",
@@ -53,6 +59,7 @@ __all__ = [
     "explain",
     "has_subject_tag",
     "load_rules",
+    "merge_rules",
     "smime_layers",
     "strip_subject_tag",
 ]

@@ -33,7 +33,7 @@ from postseal.policy.rules import (
     STRICTNESS,
     Effective,
     InfectedAction,
-    PolicyRules,
+    RuleSource,
     UnscannableAction,
 )
 
@@ -62,7 +62,7 @@ def decide_antivirus(
     verdict: str,
     *,
     encrypted: bool,
-    rules: PolicyRules,
+    rules: RuleSource,
     facts: MessageFacts | None = None,
     signature: str | None = None,
 ) -> AntivirusDecision:
@@ -127,7 +127,7 @@ def decide_antivirus(
     return _decision(action, rule, "the scanner failed", sentences[action])
 
 
-def _subjects(rules: PolicyRules, facts: MessageFacts | None) -> list[Effective]:
+def _subjects(rules: RuleSource, facts: MessageFacts | None) -> list[Effective]:
     if facts is not None:
         local = {r.lower() for r in facts.local_recipients}
         mailboxes = [r for r in dict.fromkeys(r.lower() for r in facts.recipients) if r in local]

@@ -36,7 +36,7 @@ from postseal.policy.rules import (
     DecryptMode,
     Effective,
     EncryptMode,
-    PolicyRules,
+    RuleSource,
     SignedDisclaimer,
     SignMode,
 )
@@ -56,14 +56,14 @@ class _Trace:
         self.refusals.append(text)
 
 
-def decide(facts: MessageFacts, rules: PolicyRules) -> PolicyDecision:
+def decide(facts: MessageFacts, rules: RuleSource) -> PolicyDecision:
     """The decision for ``facts`` under ``rules``; see the module docstring."""
     if facts.direction is Direction.INBOUND:
         return _inbound(facts, rules)
     return _outbound(facts, rules)
 
 
-def _outbound(facts: MessageFacts, rules: PolicyRules) -> PolicyDecision:
+def _outbound(facts: MessageFacts, rules: RuleSource) -> PolicyDecision:
     sender = facts.sender.lower()
     settings = rules.resolve(sender, facts.groups_of(sender))
     requests = find_requests(facts, settings)
@@ -232,7 +232,7 @@ def _disclaimer(
     return DisclaimerAction.APPEND, text
 
 
-def _inbound(facts: MessageFacts, rules: PolicyRules) -> PolicyDecision:
+def _inbound(facts: MessageFacts, rules: RuleSource) -> PolicyDecision:
     local = {r.lower() for r in facts.local_recipients}
     mailboxes = [r for r in dict.fromkeys(r.lower() for r in facts.recipients) if r in local]
     subjects = [(m, rules.resolve(m, facts.groups_of(m))) for m in mailboxes]

@@ -21,6 +21,9 @@ path, e.g. ``policy.group.finance.encrypt: expected one of never, opportunistic,
 required, when-asked, got 'sometimes'``. Names are made canonical: user addresses and
 domains lower-case with IDNA A-labels (ADR 0006), so ``Bob@Example.org`` and
 ``bob@example.org`` are one entry — and two spellings of one entry are an error.
+
+``origin`` (``postseal.toml``, ``database``) is recorded for every rule the table sets, so
+``postseal policy show`` and ``explain`` can say where a deciding rule was written.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import difflib
 import enum
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -49,7 +53,7 @@ from postseal.policy.rules import (
     table_path,
 )
 
-__all__ = ["load_rules"]
+__all__ = ["canonical_name", "load_rules", "unknown_key"]
 
 _LEVELS = {"domain": "a domain", "group": "a group", "user": "a user address"}
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}\Z")  # RFC 5322 §3.6.8 ftext
@@ -58,8 +62,9 @@ _MAX_TAG = 64
 _MAX_DISCLAIMER = 4000
 
 
-def load_rules(data: Mapping[str, Any]) -> PolicyRules:
-    """Parse the ``[policy]`` table (an empty mapping gives the built-in defaults)."""
+def load_rules(data: Mapping[str, Any], *, origin: str | None = None) -> PolicyRules:
+    """Parse the ``[policy]`` table (an empty mapping gives the built-in defaults); the
+    rules remember ``origin`` when it is given."""
     if not isinstance(data, Mapping):
         raise ConfigError("policy: expected a table")
     organisation = _rule_set(data, "organisation", None, allow_levels=True)
@@ -72,7 +77,7 @@ def load_rules(data: Mapping[str, Any]) -> PolicyRules:
             )
         parsed: dict[str, RuleSet] = {}
         for raw_name, table in entries.items():
-            name = _canonical_name(level, raw_name)
+            name = canonical_name(level, raw_name)
             if name in parsed:
                 raise ConfigError(
                     f"{table_path(level, raw_name)}: the same {level} as "
@@ -83,10 +88,23 @@ def load_rules(data: Mapping[str, Any]) -> PolicyRules:
                 raise ConfigError(f"{where}: expected a table of settings")
             parsed[name] = _rule_set(table, level, raw_name, allow_levels=False)
         tables[level] = MappingProxyType(parsed)
-    return PolicyRules(organisation, tables["domain"], tables["group"], tables["user"])
+    rules = PolicyRules(organisation, tables["domain"], tables["group"], tables["user"])
+    if origin is None:
+        return rules
+    origins = {rule_path(level, name, key): origin for level, name, key, _ in rules.entries()}
+    return replace(rules, origins=MappingProxyType(origins))
 
 
-def _canonical_name(level: str, raw: Any) -> str:
+def unknown_key(where: str, key: str) -> ConfigError:
+    """The error for a key no level knows, suggesting the nearest known one."""
+    near = difflib.get_close_matches(key, KEYS, n=1)
+    hint = f" — did you mean {near[0]}?" if near else f"; known: {', '.join(KEYS)}"
+    return ConfigError(f"{where}: unknown key{hint}")
+
+
+def canonical_name(level: str, raw: Any) -> str:
+    """The canonical name of a ``domain``, ``group`` or ``user`` table; ConfigError naming
+    the table path when ``raw`` cannot be one."""
     where = table_path(level, str(raw))
     if not isinstance(raw, str):
         raise ConfigError(f"{where}: expected {_LEVELS[level]} as the table name")
@@ -121,9 +139,7 @@ def _rule_set(
                 f"write [policy.{key}.NAME] at the top level"
             )
         if key not in _PARSERS:
-            near = difflib.get_close_matches(str(key), KEYS, n=1)
-            hint = f" — did you mean {near[0]}?" if near else f"; known: {', '.join(KEYS)}"
-            raise ConfigError(f"{where}: unknown key{hint}")
+            raise unknown_key(where, str(key))
         values[key] = _PARSERS[key](value, where)
     return RuleSet(**values)
 

@@ -15,7 +15,12 @@ strictness (texts, header names) take the value of the first group in alphabetic
 
 Every effective value records the rule that set it, as the key path an administrator
 writes in postseal.toml (``policy.group.finance.encrypt``), so ``postseal policy explain``
-can name it.
+can name it. Rules that know where they came from (:attr:`PolicyRules.origins`) name that
+too: ``database: policy.user."bob@example.org".sign``, ``postseal.toml: policy.sign``.
+
+Anything with :meth:`PolicyRules.resolve` is a :class:`RuleSource`: the engine and the
+services take that, so a holder whose rules are swapped at run time
+(:class:`~postseal.policy.live.LiveRules`) serves as well as fixed rules.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "DEFAULT_REQUEST_HEADER",
     "DEFAULT_SUBJECT_TAG",
     "KEYS",
+    "LEVEL_TABLES",
     "STRICTNESS",
     "DecryptMode",
     "Effective",
@@ -38,6 +44,7 @@ __all__ = [
     "InfectedAction",
     "PolicyRules",
     "RuleSet",
+    "RuleSource",
     "ScanErrorAction",
     "SignMode",
     "SignedDisclaimer",
@@ -183,14 +190,52 @@ def rule_path(level: str, name: str | None, key: str) -> str:
     return f"{table_path(level, name)}.{key}"
 
 
+class RuleSource(Protocol):
+    """What the engine and the services ask of rules: the settings for one subject."""
+
+    def resolve(self, address: str, groups: Iterable[str] = ()) -> Effective: ...
+
+
+#: The levels below the organisation: (level, the :class:`PolicyRules` field holding it).
+LEVEL_TABLES: tuple[tuple[str, str], ...] = (
+    ("domain", "domains"),
+    ("group", "groups"),
+    ("user", "users"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
-    """All levels of the policy. Domain and user names are canonical (lower-case A-labels)."""
+    """All levels of the policy. Domain and user names are canonical (lower-case A-labels).
+
+    ``origins`` maps a rule's key path (:func:`rule_path`) to where it was written
+    (``postseal.toml``, ``database``); :meth:`resolve` names it before the path. Rules
+    without an origin are named by their path alone.
+    """
 
     organisation: RuleSet = RuleSet()
     domains: Mapping[str, RuleSet] = field(default_factory=dict)
     groups: Mapping[str, RuleSet] = field(default_factory=dict)
     users: Mapping[str, RuleSet] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def entries(self) -> Iterable[tuple[str, str, str, Any]]:
+        """Every rule set, as (level, name, key, value): the organisation (name ``""``),
+        then domains, groups and users, each by name, keys in :data:`KEYS` order."""
+        for key in KEYS:
+            if (value := getattr(self.organisation, key)) is not None:
+                yield "organisation", "", key, value
+        for level, attribute in LEVEL_TABLES:
+            table: Mapping[str, RuleSet] = getattr(self, attribute)
+            for name in sorted(table):
+                for key in KEYS:
+                    if (value := getattr(table[name], key)) is not None:
+                        yield level, name, key, value
+
+    def label(self, path: str) -> str:
+        """``path`` preceded by the origin of the rule at it, when known."""
+        origin = self.origins.get(path)
+        return f"{origin}: {path}" if origin else path
 
     def resolve(self, address: str, groups: Iterable[str] = ()) -> Effective:
         """The effective settings for ``address`` (member of ``groups``); never raises.
@@ -210,7 +255,8 @@ class PolicyRules:
             if found is None:
                 found = self._from_level("domain", self.domains, domain, key)
             if found is None and getattr(self.organisation, key) is not None:
-                found = getattr(self.organisation, key), rule_path("organisation", None, key)
+                path = rule_path("organisation", None, key)
+                found = getattr(self.organisation, key), self.label(path)
             if found is not None:
                 values[key], sources[key] = found
         return Effective(**values, sources=MappingProxyType(sources))
@@ -218,13 +264,12 @@ class PolicyRules:
     def _from_user(self, address: str, key: str) -> tuple[Any, str] | None:
         return self._from_level("user", self.users, address, key)
 
-    @staticmethod
     def _from_level(
-        level: str, table: Mapping[str, RuleSet], name: str, key: str
+        self, level: str, table: Mapping[str, RuleSet], name: str, key: str
     ) -> tuple[Any, str] | None:
         rules = table.get(name) if name else None
         value = getattr(rules, key) if rules is not None else None
-        return None if value is None else (value, rule_path(level, name, key))
+        return None if value is None else (value, self.label(rule_path(level, name, key)))
 
     def _from_groups(self, member_of: list[str], key: str) -> tuple[Any, str] | None:
         candidates = [
@@ -236,18 +281,15 @@ class PolicyRules:
             return None
         if len(candidates) == 1:
             name, value = candidates[0]
-            return value, rule_path("group", name, key)
+            return value, self.label(rule_path("group", name, key))
         names = ", ".join(name for name, _ in candidates)
         if key == "require_encryption_domains":
             union = tuple(sorted({d for _, domains in candidates for d in domains}))
-            return union, f"union of {_paths(candidates, key)} (groups {names})"
+            paths = ", ".join(self.label(rule_path("group", n, key)) for n, _ in candidates)
+            return union, f"union of {paths} (groups {names})"
         order = STRICTNESS.get(key)
         if order is None:
             name, value = candidates[0]
-            return value, f"{rule_path('group', name, key)} (first of groups {names})"
+            return value, f"{self.label(rule_path('group', name, key))} (first of groups {names})"
         name, value = max(candidates, key=lambda item: order.index(item[1]))
-        return value, f"{rule_path('group', name, key)} (strictest of groups {names})"
-
-
-def _paths(candidates: list[tuple[str, Any]], key: str) -> str:
-    return ", ".join(rule_path("group", name, key) for name, _ in candidates)
+        return value, f"{self.label(rule_path('group', name, key))} (strictest of groups {names})"

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from postseal.errors import PostsealError
 from postseal.mail import trace
 from postseal.mail.fields import field_value
-from postseal.policy import DecryptMode, PolicyRules, smime_layers
+from postseal.policy import DecryptMode, RuleSource, smime_layers
 from postseal.services.smime import SmimeService
 
 __all__ = ["decrypt_transform"]
@@ -29,7 +29,7 @@ Transform = Callable[[str, bytes], Awaitable[bytes]]
 
 
 def decrypt_transform(
-    smime: SmimeService, rules: PolicyRules, *, authserv_id: str = "postseal"
+    smime: SmimeService, rules: RuleSource, *, authserv_id: str = "postseal"
 ) -> Transform:
     async def transform(address: str, message: bytes) -> bytes:
         if rules.resolve(address).decrypt is not DecryptMode.DECRYPT:

@@ -44,7 +44,7 @@ from postseal.mail.fields import field_value, remove_fields, replace_field, spli
 from postseal.policy import (
     MessageFacts,
     PolicyDecision,
-    PolicyRules,
+    RuleSource,
     decide,
     decide_antivirus,
     smime_layers,
@@ -77,7 +77,7 @@ class IntakeService:
         directory: DirectoryService,
         smime: SmimeService,
         quarantine: QuarantineService,
-        rules: PolicyRules,
+        rules: RuleSource,
         scanner: Scanner | None,
         clock: Clock,
         hostname: str,

@@ -67,6 +67,11 @@ from postseal.store.ports.mailbox_records import (
 from postseal.store.ports.mailboxes import (
     MailboxRepository,
 )
+from postseal.store.ports.policy_rules import (
+    PolicyRuleRecord,
+    PolicyRuleRepository,
+    PolicyScope,
+)
 from postseal.store.ports.quarantine import (
     QuarantineEntry,
     QuarantineRepository,
@@ -122,6 +127,9 @@ __all__ = [
     "NewRecipient",
     "NewStoredMessage",
     "NewUser",
+    "PolicyRuleRecord",
+    "PolicyRuleRepository",
+    "PolicyScope",
     "QuarantineEntry",
     "QuarantineRepository",
     "QueueEntry",

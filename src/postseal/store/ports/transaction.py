@@ -19,6 +19,7 @@ from postseal.store.ports.directory import (
 )
 from postseal.store.ports.mailbox_reads import MailboxReads
 from postseal.store.ports.mailboxes import MailboxRepository
+from postseal.store.ports.policy_rules import PolicyRuleRepository
 from postseal.store.ports.quarantine import QuarantineRepository
 from postseal.store.ports.queue import QueueRepository
 
@@ -54,6 +55,8 @@ class Transaction(Protocol):
     def quarantine(self) -> QuarantineRepository: ...
     @property
     def contacts(self) -> ContactRepository: ...
+    @property
+    def policy_rules(self) -> PolicyRuleRepository: ...
 
 
 class Store(Protocol):

@@ -41,6 +41,7 @@ from postseal.store.sql.engine import (
 from postseal.store.sql.mailbox_reads import EngineMailboxReads
 from postseal.store.sql.mailboxes import SqlMailboxRepository
 from postseal.store.sql.meta import SqlAuditRepository, SqlMetaRepository
+from postseal.store.sql.policy_rules import SqlPolicyRuleRepository
 from postseal.store.sql.quarantine import SqlQuarantineRepository
 from postseal.store.sql.queue import SqlQueueRepository
 from postseal.store.sql.schema import (
@@ -79,6 +80,7 @@ class SqlTransaction:
         self._mailboxes = SqlMailboxRepository(connection)
         self._quarantine = SqlQuarantineRepository(connection)
         self._contacts = SqlContactRepository(connection)
+        self._policy_rules = SqlPolicyRuleRepository(connection)
 
     @property
     def meta(self) -> SqlMetaRepository:
@@ -131,6 +133,10 @@ class SqlTransaction:
     @property
     def contacts(self) -> SqlContactRepository:
         return self._contacts
+
+    @property
+    def policy_rules(self) -> SqlPolicyRuleRepository:
+        return self._policy_rules
 
 
 class SqlStore:

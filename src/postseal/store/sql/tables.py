@@ -23,6 +23,9 @@ Choices that are not obvious from the columns:
   columns without touching the overflow pages of its body.
 * ``quarantine.queue_message_id`` has no foreign key: the queue entry
   may be purged while the quarantined copy stays. Mailboxes go with their user.
+* ``policy_rules`` holds a rule's value as JSON text in the shape of postseal.toml's
+  ``[policy]`` table; the policy loader, not a column type, judges it (ADR 0019). Its
+  ``name`` is ``''`` for the organisation, never NULL, so the key stays a primary key.
 * The mailbox tables live in :mod:`postseal.store.sql.mailbox_tables` (re-exported
   here); the ``MetaData`` and its naming convention in :mod:`postseal.store.sql.metadata`.
 """
@@ -74,6 +77,7 @@ __all__ = [
     "mailboxes",
     "meta",
     "metadata",
+    "policy_rules",
     "quarantine",
     "queue_messages",
     "queue_recipients",
@@ -284,4 +288,18 @@ contacts = Table(
     Column("not_after", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("source IN ('harvested', 'imported')", name="source"),
+)
+
+policy_rules = Table(
+    "policy_rules",
+    metadata,
+    Column("scope", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),  # JSON
+    Column("changed_by", Text, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "name", "key"),
+    CheckConstraint("scope IN ('organisation', 'domain', 'group', 'user')", name="scope"),
+    CheckConstraint("(scope = 'organisation') = (name = '')", name="name"),
 )
