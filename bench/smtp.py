@@ -37,7 +37,9 @@ starts when the driver starts and stops (a) when the driver has its last ``250``
   columns repeat the ``plain MX`` Postfix figures of the same size, as the target is
   "sign+encrypt >= 0.3 x Postfix plain".
 
-ratio = postseal delivered msg/s / Postfix delivered msg/s.
+ratio = postseal delivered msg/s / Postfix delivered msg/s. ``cpu ms`` is the CPU time the
+postseal serve process used per message during the case (all its threads, from
+``/proc/PID/stat``): whether a case is bound by postseal's own work or by waiting.
 
     python bench/smtp.py            # N = 10, M = 400 (MX, relay), 150 (sign+encrypt); ~2 minutes
     python bench/smtp.py --quick    # M = 100 / 40, under a minute
@@ -120,7 +122,8 @@ def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+            command = process.args if isinstance(process.args, list) else [process.args]
+            raise RuntimeError(f"{command[0]!s} exited with {process.returncode}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
             return
         time.sleep(0.05)
@@ -384,10 +387,20 @@ async def _python_source(
 class Rate:
     accepted: float
     delivered: float
+    cpu_ms: float | None = None  # CPU of the measured server process per message
 
 
-def measure(drive: Callable[[], None], arrived: Callable[[], int], count: int) -> Rate:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far, all its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    drive: Callable[[], None], arrived: Callable[[], int], count: int, *, pid: int | None = None
+) -> Rate:
     base = arrived()
+    cpu = cpu_seconds(pid) if pid else 0.0
     started = time.perf_counter()
     drive()
     accepted = time.perf_counter() - started
@@ -397,7 +410,8 @@ def measure(drive: Callable[[], None], arrived: Callable[[], int], count: int) -
             raise RuntimeError(f"only {got} of {count} delivered after {DELIVERY_TIMEOUT}s")
         time.sleep(0.02)
     delivered = time.perf_counter() - started
-    return Rate(count / accepted, count / delivered)
+    used = 1000 * (cpu_seconds(pid) - cpu) / count if pid else None
+    return Rate(count / accepted, count / delivered, used)
 
 
 def _py_spy() -> str:
@@ -430,23 +444,34 @@ def profiled(pid: int, out: Path | None) -> Iterator[None]:
         spy.wait(timeout=30)
 
 
+def _frame(frame: str) -> str:
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").split("site-packages/")[-1].split("/src/")[-1].split(":")[0]
+    return f"{name} ({where})"
+
+
 def summarise_profile(path: Path, top: int = 18) -> None:
-    """Inclusive share of samples per function (postseal and the libraries it calls)."""
+    """Share of samples per postseal function (inclusive: with what it calls), and the
+    functions the samples were in (self), of every thread."""
     inclusive: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
     total = 0
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         stack, _, samples = line.rpartition(" ")
         if not samples.isdigit():
             continue
         n = int(samples)
         total += n
-        for frame in set(stack.split(";")):
-            name = frame.split(" (")[0]
-            where = frame.split(" (")[1].rstrip(")") if " (" in frame else ""
-            where = where.split("site-packages/")[-1].split("/src/")[-1].split(":")[0]
-            inclusive[f"{name} ({where})"] += n
+        frames = [_frame(f) for f in stack.split(";")]
+        for frame in set(frames):
+            if frame.endswith("py)") and "(postseal/" in frame and "(postseal/cli/" not in frame:
+                inclusive[frame] += n
+        leaves[frames[-1]] += n
     print(f"  {path.stem}: {total} samples")
     for name, n in inclusive.most_common(top):
+        print(f"    {100 * n / total:5.1f}%  {name}")
+    print("    self:")
+    for name, n in leaves.most_common(8):
         print(f"    {100 * n / total:5.1f}%  {name}")
 
 
@@ -501,7 +526,7 @@ def run(sessions: int, plain: int, secure: int, profile_dir: Path | None) -> lis
                 )
                 with spy(f"plain-mx-{size // 1024}KB"):
                     drive = partial(smtp_source, postseal.ports["smtp"], sessions, plain, size, bob)
-                    ps = measure(drive, inbox, plain)
+                    ps = measure(drive, inbox, plain, pid=postseal.process.pid)
                 rows.append(Row(f"plain MX {kb}", ps, pf))
                 print(f"  {rows[-1].case}: done", file=sys.stderr)
             for size in SIZES:
@@ -517,7 +542,7 @@ def run(sessions: int, plain: int, secure: int, profile_dir: Path | None) -> lis
                         rcpt=remote,
                         login=carol,
                     )
-                    ps = measure(drive, ps_sink.count, plain)
+                    ps = measure(drive, ps_sink.count, plain, pid=postseal.process.pid)
                 rows.append(Row(f"plain relay {kb}", ps, pf))
                 print(f"  {rows[-1].case}: done", file=sys.stderr)
             for size in SIZES:
@@ -527,7 +552,7 @@ def run(sessions: int, plain: int, secure: int, profile_dir: Path | None) -> lis
                         python_source, postseal.ports["submission"], sessions=sessions,
                         count=secure, size=size, sender=alice[0], rcpt=bob, login=alice,
                     )  # fmt: skip
-                    ps = measure(drive, inbox, secure)
+                    ps = measure(drive, inbox, secure, pid=postseal.process.pid)
                 plain_row = next(r for r in rows if r.case == f"plain MX {kb}")
                 rows.append(Row(f"sign+encrypt {kb}", ps, plain_row.postfix))
                 print(f"  {rows[-1].case}: done", file=sys.stderr)
@@ -559,12 +584,13 @@ def main() -> None:
     started = time.monotonic()
     rows = run(args.sessions, plain, secure, args.profile)
     print(
-        f"{'case':<20}{'postseal acc/s':>15}{'deliv/s':>9}"
+        f"{'case':<20}{'postseal acc/s':>15}{'deliv/s':>9}{'cpu ms':>8}"
         f"{'Postfix acc/s':>15}{'deliv/s':>9}{'ratio':>8}"
     )
     for row in rows:
+        cpu = f"{row.postseal.cpu_ms:>8.1f}" if row.postseal.cpu_ms is not None else f"{'-':>8}"
         print(
-            f"{row.case:<20}{row.postseal.accepted:>15.1f}{row.postseal.delivered:>9.1f}"
+            f"{row.case:<20}{row.postseal.accepted:>15.1f}{row.postseal.delivered:>9.1f}{cpu}"
             f"{row.postfix.accepted:>15.1f}{row.postfix.delivered:>9.1f}"
             f"{row.postseal.delivered / row.postfix.delivered:>8.2f}"
         )

@@ -29,10 +29,11 @@ from postseal.services.certificates import CertificateService
 from postseal.services.clock import Clock
 from postseal.services.delivery import DeliveryService
 from postseal.services.directory import DirectoryService
+from postseal.services.group_commit import GroupCommit
 from postseal.services.inbound import decrypt_transform
 from postseal.services.intake import IntakeService
 from postseal.services.mailboxes import MailboxService
-from postseal.services.ports import Scanner
+from postseal.services.ports import Relay, Scanner
 from postseal.services.quarantine import QuarantineService
 from postseal.services.smime import SmimeService
 from postseal.services.throttle import AuthThrottle
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("postseal.mail")
+RELAY_CONCURRENCY = 4  # remote transactions a queue runner has open at once
 SMTP_LISTENERS = ("smtp", "submission", "submissions")
 IMAP_LISTENERS = ("imap", "imaps")
 POP3_LISTENERS = ("pop3", "pop3s")
@@ -79,6 +81,7 @@ class MailServices:
     intake: IntakeService
     delivery: DeliveryService
     mailboxes: MailboxService
+    commits: GroupCommit  # the intake's and the runner's writes, grouped (ADR 0016)
 
 
 def _scanner(spec: str) -> Scanner | None:
@@ -104,7 +107,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         local_domains=local,
         expire_hours=settings.queue.expire_hours,
     )
-    relay = None
+    relay: Relay | None = None
     if settings.relay.smart_host:
         host, _, port = settings.relay.smart_host.rpartition(":")
         relay = SmtpRelay(
@@ -113,11 +116,17 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
             require_tls=settings.relay.require_tls,
             ca_file=settings.relay.ca_file or None,
             helo_name=hostname,
+            reuse=RELAY_CONCURRENCY,  # one kept connection per concurrent relay
         )
+    # One group commit for the intake and the queue runner: their writes share
+    # transactions and never wait for each other's SQLite write lock (ADR 0016).
+    commits = GroupCommit(core.store)
     delivery = DeliveryService(
         core.store,
         core.master,
+        commits=commits,
         relay=relay,
+        relay_concurrency=RELAY_CONCURRENCY,
         clock=core.clock,
         settings=settings.queue,
         hostname=hostname,
@@ -140,6 +149,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         queue=settings.queue,
         on_enqueued=delivery.wake,
         agents=load_agents(settings.mail.agents, options=settings.mail.agent_options),
+        commits=commits,
     )
     mailboxes = MailboxService(
         core.store,
@@ -147,7 +157,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         clock=core.clock,
         max_message_size=settings.mail.max_message_bytes,
     )
-    return MailServices(rules, local, hostname, quarantine, intake, delivery, mailboxes)
+    return MailServices(rules, local, hostname, quarantine, intake, delivery, mailboxes, commits)
 
 
 async def _tls_context(core: CoreServices) -> ssl.SSLContext:
@@ -171,7 +181,12 @@ async def _tls_context(core: CoreServices) -> ssl.SSLContext:
 async def start_smtp_listeners(
     stack: contextlib.AsyncExitStack, core: CoreServices, settings: Settings, mail: MailServices
 ) -> dict[str, int]:
-    """Start every configured SMTP listener inside ``stack``; name → bound port."""
+    """Start every configured SMTP listener inside ``stack``; name → bound port.
+
+    Registered first, so it runs after the listeners have stopped (their commits in
+    progress answered) and before the store closes: the group commit finishes what it
+    was handed, the queue runner's last settlements included."""
+    stack.push_async_callback(mail.commits.drain)
     wanted = [a for a in settings.listen if a.name in SMTP_LISTENERS]
     if not wanted:
         return {}

@@ -4,10 +4,12 @@ smtp-sink): STARTTLS required and verified, replies mapped per recipient (RFC 53
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 
 import pytest
+from aiosmtpd.smtp import Session
 
 from postseal.adapters.smtp_relay import SmtpRelay
 from postseal.services.ports import RelayOutcome
@@ -216,3 +218,72 @@ def test_postfix_smtp_sink_receives_the_message() -> None:
     assert b"a line with a dot follows\r\n.\r\n..two dots" in dump.replace(b"\n", b"\r\n").replace(
         b"\r\r\n", b"\r\n"
     )
+
+
+class ConnectionCounter(CollectingHandler):
+    """Also remembers each connection (aiosmtpd's protocol object) that said EHLO."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections: list[object] = []
+
+    async def handle_EHLO(
+        self,
+        server: object,
+        session: Session,
+        envelope: object,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to a handler that has the hook
+        if server not in self.connections:
+            self.connections.append(server)
+        return responses
+
+
+async def test_reuse_keeps_a_connection_for_the_next_send_and_closes_it_on_request(
+    pki: SinkPki,
+) -> None:
+    handler = ConnectionCounter()
+    async with start_sink(handler, tls=pki.server) as port:
+        relay = _relay(port, pki, reuse=1)
+        for n in range(3):
+            outcomes = await relay.send(
+                mail_from="alice@example.org", rcpt_tos=[f"r{n}@p.test"], data=MESSAGE
+            )
+            assert outcomes[f"r{n}@p.test"][0] is DELIVERED
+        assert len(handler.connections) == 1  # one TLS handshake for three messages
+        await relay.close_idle()
+        await relay.send(mail_from="alice@example.org", rcpt_tos=["r3@p.test"], data=MESSAGE)
+        await relay.close_idle()
+    assert len(handler.connections) == 2
+    assert [r.rcpt_tos for r in handler.received] == [[f"r{n}@p.test"] for n in range(4)]
+    assert all(r.tls and r.data == MESSAGE for r in handler.received)
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_loss(
+    pki: SinkPki,
+) -> None:
+    handler = ConnectionCounter()
+    async with start_sink(handler, tls=pki.server) as port:
+        relay = _relay(port, pki, reuse=1)
+        await relay.send(mail_from="alice@example.org", rcpt_tos=["a@p.test"], data=MESSAGE)
+        (kept,) = handler.connections
+        kept.transport.close()  # type: ignore[attr-defined]  # the server times it out
+        await asyncio.sleep(0.05)
+        outcomes = await relay.send(
+            mail_from="alice@example.org", rcpt_tos=["b@p.test"], data=MESSAGE
+        )
+        await relay.close_idle()
+    assert outcomes["b@p.test"][0] is DELIVERED  # RSET failed, so a new connection sent it
+    assert len(handler.connections) == 2
+    assert [r.rcpt_tos for r in handler.received] == [["a@p.test"], ["b@p.test"]]
+
+
+async def test_without_reuse_every_send_has_its_own_connection(pki: SinkPki) -> None:
+    handler = ConnectionCounter()
+    async with start_sink(handler, tls=pki.server) as port:
+        relay = _relay(port, pki)
+        for n in range(2):
+            await relay.send(mail_from="alice@example.org", rcpt_tos=[f"r{n}@p.test"], data=MESSAGE)
+    assert len(handler.connections) == 2

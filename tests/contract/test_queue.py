@@ -85,6 +85,43 @@ async def test_an_enqueued_message_reads_back_pending_and_due(
     )
 
 
+async def test_enqueue_many_stores_each_entry_or_says_why_not(
+    store: SqlStore, queued_message: MessageFactory
+) -> None:
+    """One call for a burst (the intake's group commit): every entry is stored or
+    refused on its own, exactly as :meth:`enqueue` would have, and a refusal changes
+    nothing of the others."""
+    await _enqueue(store, queued_message("01JTAKEN"))
+    async with store.begin() as tx:
+        refused = await tx.queue.enqueue_many(
+            [
+                (queued_message("01JM1"), _body("1"), [BOB, CAROL]),
+                (queued_message("01JTAKEN"), _body("again"), [BOB]),
+                (queued_message("01JM2"), _body("2"), []),
+                (queued_message("01JM3"), _body("3"), [BOB, BOB]),
+                (queued_message("01JM4", received_at=datetime(2026, 1, 1)), _body("4"), [BOB]),
+                (queued_message("01JM5"), _body("5"), [CAROL]),
+                (queued_message("01JM5"), _body("5b"), [BOB]),
+            ]
+        )
+    assert refused[0] is None and refused[5] is None
+    assert isinstance(refused[1], ConflictError) and "01JTAKEN already exists" in str(refused[1])
+    assert isinstance(refused[2], ValueError) and "has no recipient" in str(refused[2])
+    assert isinstance(refused[3], ValueError) and "twice" in str(refused[3])
+    assert isinstance(refused[4], ValueError) and "naive datetime" in str(refused[4])
+    assert isinstance(refused[6], ConflictError)  # the same id twice in one call
+    async with store.begin() as tx:
+        stored = {e.message.id: e for e in await tx.queue.list()}
+        body = await tx.queue.body("01JM5")
+    assert sorted(stored) == ["01JM1", "01JM5", "01JTAKEN"]
+    assert [r.address for r in stored["01JM1"].recipients] == [BOB.address, CAROL.address]
+    assert [r.address for r in stored["01JM5"].recipients] == [CAROL.address]
+    assert body == _body("5")
+    async with store.begin() as tx:  # every stored recipient is pending and due
+        claimed = await tx.queue.claim_due(T0, owner="c", lease_seconds=LEASE)
+    assert sum(len(c.recipients) for c in claimed) == 4
+
+
 async def test_bad_enqueues_are_refused_and_change_nothing(
     store: SqlStore, queued_message: MessageFactory
 ) -> None:

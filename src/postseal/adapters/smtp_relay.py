@@ -1,7 +1,13 @@
 """The smart-host relay: :class:`~postseal.services.ports.Relay` over SMTP with aiosmtplib.
 
-One connection per :meth:`SmtpRelay.send` (RFC 5321 §3.3 mail transaction):
-EHLO, STARTTLS (RFC 3207), EHLO again, MAIL FROM, one RCPT TO per recipient, DATA.
+One mail transaction (RFC 5321 §3.3) per :meth:`SmtpRelay.send`: EHLO, STARTTLS
+(RFC 3207), EHLO again, MAIL FROM, one RCPT TO per recipient, DATA. With ``reuse`` a
+connection whose transaction ended cleanly is kept (up to ``reuse`` of them) and the next
+send starts with RSET on it (RFC 5321 §4.1.1.5) instead of a new connection, TLS
+handshake and two EHLOs: when the RSET fails (the server timed it out, closed it), the
+send opens a fresh connection, having sent nothing. :meth:`SmtpRelay.close_idle` ends the
+kept connections with QUIT (the queue runner calls it after each pass, so none outlives
+the burst it served); a connection serves at most ``max_transactions`` messages.
 Replies map to outcomes per recipient (RFC 5321 §4.2.1): 2yz delivered, 4yz deferred,
 5yz failed. A RCPT reply concerns its recipient only; a MAIL or DATA reply concerns every
 recipient still open. A connection that fails or times out at any point defers every
@@ -45,7 +51,14 @@ class SmtpRelay(Relay):
         ca_file: str | ssl.SSLContext | None = None,
         helo_name: str,
         timeout: float = 60.0,
+        reuse: int = 0,
+        max_transactions: int = 100,
     ) -> None:
+        if reuse < 0 or max_transactions < 1:
+            raise ValueError("reuse must be >= 0 and max_transactions >= 1")
+        self._reuse = reuse
+        self._max_transactions = max_transactions
+        self._idle: list[tuple[aiosmtplib.SMTP, int]] = []  # connection, transactions done
         self._host = host
         self._port = port
         self._require_tls = require_tls
@@ -71,16 +84,14 @@ class SmtpRelay(Relay):
     ) -> Mapping[str, tuple[RelayOutcome, str]]:
         """Per recipient, the outcome and the reply (``"550 5.1.1 …"``) or the reason."""
         outcomes: _Outcomes = {}
-        client = aiosmtplib.SMTP(
-            hostname=self._host,
-            port=self._port,
-            local_hostname=self._helo,
-            timeout=self._timeout,
-            start_tls=False,
-            tls_context=self._tls,
-        )
+        client, done = await self._kept()
+        clean = False
         try:
+            if client is None:
+                client, done = self._client(), 0
+                await self._open(client)
             await self._transaction(client, mail_from, rcpt_tos, data, outcomes)
+            clean = True
         except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError) as exc:
             # a reply to MAIL or DATA concerns every recipient still open
             self._settle(outcomes, rcpt_tos, exc.code, exc.message)
@@ -91,17 +102,54 @@ class SmtpRelay(Relay):
             log.warning("relay through %s deferred: %s", self.name, reason)
             self._settle(outcomes, rcpt_tos, 0, reason)
         finally:
-            _close(client)
+            if client is not None:
+                await self._release(client, done + 1, clean=clean)
         return outcomes
 
-    async def _transaction(
-        self,
-        client: aiosmtplib.SMTP,
-        mail_from: str,
-        rcpt_tos: Sequence[str],
-        data: bytes,
-        outcomes: _Outcomes,
-    ) -> None:
+    async def close_idle(self) -> None:
+        """End every kept connection (QUIT, then close)."""
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            await _quit(client)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            local_hostname=self._helo,
+            timeout=self._timeout,
+            start_tls=False,
+            tls_context=self._tls,
+        )
+
+    async def _kept(self) -> tuple[aiosmtplib.SMTP | None, int]:
+        """A kept connection that answered RSET, with its count of transactions; or
+        (None, 0). One that does not answer is closed: nothing was sent on it."""
+        while self._idle:
+            client, done = self._idle.pop()
+            try:
+                await client.rset()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                _close(client)
+                continue
+            return client, done
+        return None, 0
+
+    async def _release(self, client: aiosmtplib.SMTP, done: int, *, clean: bool) -> None:
+        if (
+            clean
+            and client.is_connected
+            and len(self._idle) < self._reuse
+            and done < self._max_transactions
+        ):
+            self._idle.append((client, done))
+        elif clean:
+            await _quit(client)
+        else:
+            _close(client)
+
+    async def _open(self, client: aiosmtplib.SMTP) -> None:
+        """Connect, EHLO, STARTTLS (verified when required) and EHLO again."""
         await client.connect()
         await client.ehlo()
         if client.supports_extension("starttls"):
@@ -119,10 +167,19 @@ class SmtpRelay(Relay):
                 f"smart host {self.name} does not offer STARTTLS and relay.require_tls is on; "
                 "nothing was sent in clear (fix the smart host, or set relay.require_tls = false)"
             )
+
+    async def _transaction(
+        self,
+        client: aiosmtplib.SMTP,
+        mail_from: str,
+        rcpt_tos: Sequence[str],
+        data: bytes,
+        outcomes: _Outcomes,
+    ) -> None:
         options = []
         if client.supports_extension("size"):
             options.append(f"SIZE={len(data)}")
-        if client.supports_extension("8bitmime") and any(byte > 0x7F for byte in data):
+        if client.supports_extension("8bitmime") and not data.isascii():
             options.append("BODY=8BITMIME")  # RFC 6152 §2
         encoding = "ascii"
         if not all(address.isascii() for address in (mail_from, *rcpt_tos)):
@@ -147,7 +204,6 @@ class SmtpRelay(Relay):
         reply = await client.data(data)
         self._settle(outcomes, accepted, reply.code, reply.message)
         log.info("relayed to %s for %d recipient(s): %s", self.name, len(accepted), reply.code)
-        await client.quit()
 
     @staticmethod
     def _settle(outcomes: _Outcomes, rcpts: Sequence[str], code: int, message: str) -> None:
@@ -183,3 +239,13 @@ def _describe(name: str, exc: BaseException) -> str:
 def _close(client: aiosmtplib.SMTP) -> None:
     if client.is_connected:
         client.close()
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    """QUIT (RFC 5321 §4.1.1.10) and close; a server that does not answer is closed."""
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        pass
+    finally:
+        _close(client)

@@ -17,6 +17,15 @@ recipient it holds:
 Every ``mark_*`` is guarded by the lease: a ``ConflictError`` means another runner took
 over or finished the recipient, so this one skips it and never delivers twice. Any other
 error for one message defers its recipients with the error and the runner carries on.
+
+Every write goes through the process's :class:`~postseal.services.group_commit.GroupCommit`
+(ADR 0016): the claim, the INBOX look-ups and each settlement are units, and the local
+deliveries (sealed for the mailbox beforehand, outside the transaction) are items of
+:data:`~postseal.services.local_delivery.LOCAL_DELIVERIES`, written a batch at a time.
+The messages of a pass are settled concurrently so that their writes share
+transactions. Exactly-once still rests on one thing: a recipient's mark and its append
+commit together or not at all; a recipient whose mark is refused gets no append, and a
+failed batch is run again delivery by delivery, so none takes another's with it.
 """
 
 from __future__ import annotations
@@ -25,29 +34,54 @@ import asyncio
 import logging
 import os
 import random
-import re
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from postseal.config.settings import QueueSettings
 from postseal.custody import MasterKey, sealing
-from postseal.errors import AddressError, ConflictError
+from postseal.errors import AddressError, ConflictError, PostsealError
 from postseal.mail.address import parse_address
-from postseal.services.bounces import QUEUE_CONTAINER, Bounced, BounceWriter, wants_failure_notice
+from postseal.services.bounces import QUEUE_CONTAINER, BounceWriter
 from postseal.services.clock import Clock
+from postseal.services.group_commit import GroupCommit
+from postseal.services.local_delivery import LOCAL_DELIVERIES, LocalDelivery
 from postseal.services.mailbox_writer import MailboxWriter
 from postseal.services.ports import Relay, RelayOutcome
-from postseal.store.ports import ClaimedMessage, QueuedRecipient, RecipientKind, Store
+from postseal.services.settlement import Settlement
+from postseal.store.ports import (
+    ClaimedMessage,
+    Mailbox,
+    QueuedRecipient,
+    RecipientKind,
+    Store,
+    Transaction,
+)
 
-__all__ = ["NO_RELAY", "DeliveryService", "Transform"]
+__all__ = ["NO_RELAY", "DeliveryService", "KeepsConnections", "Transform"]
 
 log = logging.getLogger(__name__)
 Transform = Callable[[str, bytes], Awaitable[bytes]]
 NO_RELAY = "no smart host configured (relay.smart_host)"
-_JITTER = 0.1
-_REPLY = re.compile(r"([45])\d\d[ -](?:(\1\.\d{1,3}\.\d{1,3})\b)?")
+
+
+@runtime_checkable
+class KeepsConnections(Protocol):
+    """A relay that keeps connections between sends (``SmtpRelay(reuse=…)``): told when a
+    pass is over, so that none outlives the burst it served."""
+
+    async def close_idle(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbox:
+    """Where a local address delivers during one pass: its user's INBOX."""
+
+    user_id: int
+    mailbox: Mailbox
 
 
 class DeliveryService:
@@ -69,8 +103,10 @@ class DeliveryService:
         batch: int = 100,
         relay_concurrency: int = 4,
         rng: random.Random | None = None,
+        commits: GroupCommit | None = None,
     ) -> None:
         self._store = store
+        self._commits = commits or GroupCommit(store)
         self._queue_key = sealing.queue_key(master)
         self._relay = relay
         self._clock = clock
@@ -82,19 +118,30 @@ class DeliveryService:
         self._transform = transform
         self._batch = batch
         self._relay_concurrency = relay_concurrency
-        self._rng = rng or random.SystemRandom()
         self._mailboxes = MailboxWriter(master)
-        self._bounces = BounceWriter(
+        bounces = BounceWriter(
             master,
             hostname=hostname,
             expire_hours=settings.expire_hours,
             local_domains=local_domains,
+        )
+        self._settle = Settlement(
+            self._commits,
+            bounces,
+            owner=self._owner,
+            clock=clock,
+            settings=settings,
+            rng=rng or random.SystemRandom(),
         )
         self._wake = asyncio.Event()
 
     @property
     def owner(self) -> str:
         return self._owner
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th try (see :meth:`Settlement.backoff`)."""
+        return self._settle.backoff(attempts)
 
     def wake(self) -> None:
         """Start the next pass now (the intake calls this after enqueueing)."""
@@ -120,7 +167,10 @@ class DeliveryService:
             self._wake.clear()
             try:
                 handled = await self.run_once()
-                delay = 0.0 if handled >= self._batch else await self._idle_seconds(handled)
+                # Woken during the pass (the intake enqueued): go on at once, no need to
+                # ask the store when the next recipient is due.
+                busy = handled >= self._batch or self._wake.is_set()
+                delay = 0.0 if busy else await self._idle_seconds(handled)
             except Exception:
                 log.exception("queue run failed; retrying in %s s", self._settings.poll_seconds)
                 delay = self._settings.poll_seconds
@@ -130,32 +180,71 @@ class DeliveryService:
     async def run_once(self) -> int:
         """One pass: lease the due recipients and settle them; how many were handled.
 
-        Expiries and local deliveries go first, one message after the other; then the
-        remote transactions run, ``relay_concurrency`` at a time, so a slow smart host
-        never holds up local mail."""
+        Expiries and local deliveries go first, the messages concurrently (their writes
+        share group commits); then the remote transactions run, ``relay_concurrency`` at
+        a time, so a slow smart host never holds up local mail."""
         now = self._clock()
-        async with self._store.begin() as tx:
-            claimed = await tx.queue.claim_due(
-                now,
-                owner=self._owner,
-                lease_seconds=self._settings.lease_seconds,
-                limit=self._batch,
-            )
-        outward = []
-        for item in claimed:
-            try:
-                if await self._handle(item):
-                    outward.append(item)
-            except Exception as exc:
-                log.exception("delivery of queued message %s failed", item.message.id)
-                await self._defer(item, item.recipients, f"internal error: {exc}")
+        owner, lease, limit = self._owner, self._settings.lease_seconds, self._batch
+
+        async def claim(tx: Transaction) -> Sequence[ClaimedMessage]:
+            return await tx.queue.claim_due(now, owner=owner, lease_seconds=lease, limit=limit)
+
+        claimed = await self._commits.run(claim)
+        if not claimed:
+            return 0
+        try:
+            inboxes = await self._inboxes(claimed, now)
+        except Exception as exc:
+            log.exception("could not look up the INBOXes of %d queued message(s)", len(claimed))
+            reason = f"internal error: {exc}"
+            await asyncio.gather(*(self._settle.defer(i, i.recipients, reason) for i in claimed))
+            return sum(len(item.recipients) for item in claimed)
+        handled = await asyncio.gather(
+            *(self._handle_safely(item, inboxes, now) for item in claimed)
+        )
+        outward = [item for item, remote in zip(claimed, handled, strict=True) if remote]
         if outward:
             slots = asyncio.Semaphore(self._relay_concurrency)
-            await asyncio.gather(*(self._relay_one(item, slots) for item in outward))
+            try:
+                await asyncio.gather(*(self._relay_one(item, slots) for item in outward))
+            finally:
+                if isinstance(self._relay, KeepsConnections):
+                    await self._relay.close_idle()
         return sum(len(item.recipients) for item in claimed)
 
+    async def _inboxes(
+        self, claimed: Sequence[ClaimedMessage], now: datetime
+    ) -> dict[str, _Inbox | None]:
+        """The INBOX of every local recipient of the pass (created when missing), or None
+        for an address that is no user any more; one unit, committed before any append
+        relies on it."""
+        addresses = sorted(
+            {
+                r.address
+                for item in claimed
+                if item.message.expires_at > now
+                for r in item.recipients
+                if r.kind is RecipientKind.LOCAL
+            }
+        )
+        if not addresses:
+            return {}
+
+        async def look_up(tx: Transaction) -> dict[str, _Inbox | None]:
+            found: dict[str, _Inbox | None] = {}
+            for address in addresses:
+                user = await tx.users.get(_canonical(address))
+                if user is None:
+                    found[address] = None
+                    continue
+                inbox = await self._mailboxes.ensure_inbox(tx, user.id, now=now)
+                found[address] = _Inbox(user.id, inbox)
+            return found
+
+        return await self._commits.run(look_up)
+
     async def _idle_seconds(self, handled: int) -> float:
-        async with self._store.begin() as tx:
+        async with self._store.begin(readonly=True) as tx:
             due = await tx.queue.next_due()
         poll = self._settings.poll_seconds
         if due is None:
@@ -164,28 +253,57 @@ class DeliveryService:
         floor = 0.0 if handled else min(poll, 0.05)  # nothing claimable yet: never spin
         return min(max(wait, floor), poll)
 
-    async def _handle(self, item: ClaimedMessage) -> bool:
-        """Expire the message or deliver its local recipients; True if remote ones wait."""
+    async def _handle_safely(
+        self, item: ClaimedMessage, inboxes: dict[str, _Inbox | None], now: datetime
+    ) -> bool:
+        try:
+            return await self._handle(item, inboxes, now)
+        except Exception as exc:
+            log.exception("delivery of queued message %s failed", item.message.id)
+            await self._settle.defer(item, item.recipients, f"internal error: {exc}")
+            return False
+
+    async def _handle(
+        self, item: ClaimedMessage, inboxes: dict[str, _Inbox | None], now: datetime
+    ) -> bool:
+        """Expire the message or deliver its local recipients; True if remote ones wait.
+        ``now`` is the pass's: the deliveries of a pass share one time, and so one
+        guarded ``UPDATE`` in the group commit."""
         message = item.message
-        now = self._clock()
         if message.expires_at <= now:
             try:
                 data: bytes | None = self._open(item)
             except Exception:
                 data = None  # the sender still hears of the expiry, without the content
-            await self._expire(item, data, now)
+            await self._settle.expire(item, data, now)
             return False
         data = self._open(item)
-        for recipient in item.recipients:
-            if recipient.kind is RecipientKind.LOCAL:
-                try:
-                    await self._deliver_local(item, recipient, data)
-                except ConflictError as exc:
-                    log.warning("skipped %s for %s: %s", message.id, recipient.address, exc)
-                except Exception as exc:
-                    log.exception("local delivery of %s failed", message.id)
-                    await self._defer(item, [recipient], f"local delivery failed: {exc}")
-        return any(r.kind is RecipientKind.REMOTE for r in item.recipients)
+        local = [r for r in item.recipients if r.kind is RecipientKind.LOCAL]
+        await asyncio.gather(
+            *(self._deliver_local_safely(item, r, data, inboxes.get(r.address), now) for r in local)
+        )
+        return len(local) < len(item.recipients)
+
+    async def _deliver_local_safely(
+        self,
+        item: ClaimedMessage,
+        recipient: QueuedRecipient,
+        data: bytes,
+        inbox: _Inbox | None,
+        now: datetime,
+    ) -> None:
+        message = item.message
+        try:
+            await self._deliver_local(item, recipient, data, inbox, now)
+        except ConflictError as exc:
+            log.warning("skipped %s for %s: %s", message.id, recipient.address, exc)
+        except PostsealError as exc:  # a reason, not a bug: no traceback, the message waits
+            log.warning("local delivery of %s to %s deferred: %s", message.id,
+                        recipient.address, exc.message)  # fmt: skip
+            await self._settle.defer(item, [recipient], f"local delivery failed: {exc.message}")
+        except Exception as exc:
+            log.exception("local delivery of %s failed", message.id)
+            await self._settle.defer(item, [recipient], f"local delivery failed: {exc}")
 
     async def _relay_one(self, item: ClaimedMessage, slots: asyncio.Semaphore) -> None:
         remote = [r for r in item.recipients if r.kind is RecipientKind.REMOTE]
@@ -194,7 +312,7 @@ class DeliveryService:
                 await self._deliver_remote(item, remote, self._open(item))
             except Exception as exc:
                 log.exception("remote delivery of queued message %s failed", item.message.id)
-                await self._defer(item, remote, f"internal error: {exc}")
+                await self._settle.defer(item, remote, f"internal error: {exc}")
 
     def _open(self, item: ClaimedMessage) -> bytes:
         blob = sealing.SealedBlob(item.body.wrapped_key, item.body.ciphertext)
@@ -203,27 +321,34 @@ class DeliveryService:
         )
 
     async def _deliver_local(
-        self, item: ClaimedMessage, rcpt: QueuedRecipient, data: bytes
+        self,
+        item: ClaimedMessage,
+        rcpt: QueuedRecipient,
+        data: bytes,
+        inbox: _Inbox | None,
+        now: datetime,
     ) -> None:
-        content = await self._transform(rcpt.address, data) if self._transform else data
         message = item.message
-        now = self._clock()
-        async with self._store.begin() as tx:
-            user = await tx.users.get(_canonical(rcpt.address))
-            if user is not None:
-                await tx.queue.mark_delivered(message.id, rcpt.address, owner=self._owner, at=now)
-                await self._mailboxes.deliver(tx, user.id, content, email_id=message.id, now=now)
-        if user is None:
+        if inbox is None:
             reason = f"550 5.1.1 <{rcpt.address}>: the mailbox no longer exists"
-            await self._finish(item, [(rcpt, reason)], data, now=now)
-        else:
-            log.info("queued message %s delivered to %s", message.id, rcpt.address)
+            await self._settle.finish(item, [(rcpt, reason)], data, now=now)
+            return
+        content = await self._transform(rcpt.address, data) if self._transform else data
+        sealed = await self._mailboxes.seal(
+            inbox.mailbox, content, email_id=message.id, internal_date=now
+        )
+        # marked and appended in one transaction; a lost lease refuses it (ConflictError)
+        delivery = LocalDelivery(
+            message.id, rcpt.address, self._owner, now, inbox.mailbox.id, sealed
+        )
+        await self._commits.write(LOCAL_DELIVERIES, delivery)
+        log.info("queued message %s delivered to %s", message.id, rcpt.address)
 
     async def _deliver_remote(
         self, item: ClaimedMessage, remote: Sequence[QueuedRecipient], data: bytes
     ) -> None:
         if self._relay is None:
-            await self._defer(item, remote, NO_RELAY)
+            await self._settle.defer(item, remote, NO_RELAY)
             return
         try:
             outcomes = await self._relay.send(
@@ -234,6 +359,8 @@ class DeliveryService:
             outcomes = {r.address: (RelayOutcome.DEFERRED, f"relay error: {exc}") for r in remote}
         now = self._clock()
         failed: list[tuple[QueuedRecipient, str]] = []
+        deferred: dict[str, list[QueuedRecipient]] = {}
+        relayed: list[QueuedRecipient] = []
         for rcpt in remote:
             outcome, text = outcomes.get(
                 rcpt.address, (RelayOutcome.DEFERRED, "the relay gave no answer for it")
@@ -241,96 +368,15 @@ class DeliveryService:
             if outcome is RelayOutcome.FAILED:
                 failed.append((rcpt, text))
             elif outcome is RelayOutcome.DEFERRED:
-                await self._defer(item, [rcpt], text)
+                deferred.setdefault(text, []).append(rcpt)
             else:
-                try:
-                    async with self._store.begin() as tx:
-                        await tx.queue.mark_delivered(
-                            item.message.id, rcpt.address, owner=self._owner, at=now
-                        )
-                except ConflictError as exc:  # relayed after the lease ran out
-                    log.warning("skipped %s for %s: %s", item.message.id, rcpt.address, exc)
+                relayed.append(rcpt)
+        settled = [self._settle.defer(item, rcpts, text) for text, rcpts in deferred.items()]
+        if relayed:
+            settled.append(self._settle.relayed(item, relayed, now))
         if failed:
-            await self._finish(item, failed, data, now=now)
-
-    async def _expire(self, item: ClaimedMessage, data: bytes | None, now: datetime) -> None:
-        since = f"{item.message.received_at:%Y-%m-%d %H:%M} UTC"
-        expired = [
-            (r, f"delivery time expired (queued {since}): {r.last_error or 'never attempted'}")
-            for r in item.recipients
-        ]
-        await self._finish(item, expired, data, now=now, expired=True)
-
-    async def _finish(
-        self,
-        item: ClaimedMessage,
-        recipients: Sequence[tuple[QueuedRecipient, str]],
-        data: bytes | None,
-        *,
-        now: datetime,
-        expired: bool = False,
-    ) -> None:
-        """Mark each recipient failed (or expired) and queue one DSN for those that want
-        it, all in one transaction. A ConflictError from a guarded mark changed nothing,
-        so the others go ahead."""
-        message = item.message
-        async with self._store.begin() as tx:
-            bounced = []
-            for rcpt, text in recipients:
-                try:
-                    if expired:
-                        await tx.queue.mark_expired(
-                            message.id, rcpt.address, owner=self._owner, at=now
-                        )
-                    else:
-                        await tx.queue.mark_failed(
-                            message.id, rcpt.address, owner=self._owner, error=text, at=now
-                        )
-                except ConflictError as exc:
-                    log.warning("skipped %s for %s: %s", message.id, rcpt.address, exc)
-                    continue
-                log.info("queued message %s %s for %s: %s", message.id,
-                         "expired" if expired else "failed", rcpt.address, text)  # fmt: skip
-                if wants_failure_notice(rcpt.notify):
-                    status = "4.4.7" if expired else _status(text, "5.0.0")  # RFC 3463
-                    bounced.append(Bounced(rcpt.address, status, text, rcpt.orcpt, now))
-            await self._bounces.enqueue(tx, message, data, bounced, now=now)
-
-    async def _defer(
-        self, item: ClaimedMessage, recipients: Sequence[QueuedRecipient], error: str
-    ) -> None:
-        now = self._clock()
-        for rcpt in recipients:
-            due = min(now + self.backoff(rcpt.attempts), item.message.expires_at)
-            try:
-                async with self._store.begin() as tx:
-                    await tx.queue.mark_deferred(
-                        item.message.id,
-                        rcpt.address,
-                        owner=self._owner,
-                        error=error,
-                        next_attempt_at=due,
-                    )
-            except ConflictError as exc:
-                log.warning("skipped %s for %s: %s", item.message.id, rcpt.address, exc)
-            else:
-                log.info("queued message %s deferred for %s until %s: %s", item.message.id,
-                         rcpt.address, due.isoformat(), error)  # fmt: skip
-
-    def backoff(self, attempts: int) -> timedelta:
-        """The wait after the ``attempts``-th try: initial * 2^(attempts-1), at most
-        ``retry_max_seconds``, then ±10 % jitter so retries of a burst spread out."""
-        base = self._settings.retry_initial_seconds * 2 ** max(attempts - 1, 0)
-        capped = min(base, self._settings.retry_max_seconds)
-        return timedelta(seconds=capped * self._rng.uniform(1 - _JITTER, 1 + _JITTER))
-
-
-def _status(reply: str, default: str) -> str:
-    """The enhanced status code of an SMTP reply (RFC 3463), or ``default``."""
-    found = _REPLY.match(reply)
-    if found is None:
-        return default
-    return found.group(2) or f"{found.group(1)}.0.0"
+            settled.append(self._settle.finish(item, failed, data, now=now))
+        await asyncio.gather(*settled)
 
 
 def _canonical(address: str) -> str:

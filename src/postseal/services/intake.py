@@ -16,7 +16,14 @@ cannot affect what was verified) → ``Received:`` → sealed and queued. Decryp
 mailboxes whose keys the server holds happens at delivery.
 
 Either way the message is committed to the queue (sealed, one transaction) before
-:meth:`IntakeService.accept` returns, so the edge's ``250`` is never premature.
+:meth:`IntakeService.accept` returns, so the edge's ``250`` is never premature. The
+transaction is shared with whatever other sessions are committing at the same moment
+(:mod:`postseal.services.group_commit`, ADR 0016): one fsync for a burst, and each
+session still answers only after the commit that holds its message. The facts the policy
+decides on — does the recipient exist, which groups, which recipients hold a certificate
+for encryption, can the server sign for the sender — come from the caches of
+:mod:`postseal.services.user_facts`, seconds old at most; signing and encryption
+themselves look keys and certificates up afresh.
 """
 
 from __future__ import annotations
@@ -55,11 +62,13 @@ from postseal.services.agents import AgentPipeline, TransportAgent
 from postseal.services.agents_loading import load_agents
 from postseal.services.clock import Clock
 from postseal.services.directory import DirectoryService
+from postseal.services.group_commit import GroupCommit
 from postseal.services.ports import Envelope, Listener, Scanner, ScanResult, ScanVerdict
 from postseal.services.quarantine import QuarantineService
-from postseal.services.queueing import enqueue
+from postseal.services.queueing import QUEUE_WRITER, seal_for_queue
 from postseal.services.smime import SmimeService
 from postseal.services.throttle import AuthThrottle
+from postseal.services.user_facts import SmimeFactsCache, UserFactsCache
 from postseal.store.ports import Store
 
 __all__ = ["IntakeService"]
@@ -87,8 +96,13 @@ class IntakeService:
         throttle: AuthThrottle | None = None,
         on_enqueued: Callable[[], None] = lambda: None,
         agents: Sequence[TransportAgent] | None = None,
+        commits: GroupCommit | None = None,
+        user_facts: UserFactsCache | None = None,
     ) -> None:
         self._store = store
+        self._commits = commits or GroupCommit(store)
+        self._users = user_facts or UserFactsCache(store)
+        self._smime_facts = SmimeFactsCache(smime)
         self._master = master
         self._directory = directory
         self._smime = smime
@@ -198,10 +212,8 @@ class IntakeService:
         self, envelope: Envelope, data: bytes, recipients: list[str]
     ) -> tuple[bytes, str | None]:
         sender = envelope.auth_user or ""
-        found, _missing = await self._smime.lookup(recipients)
-        facts = await self._facts(
-            Direction.OUTBOUND, sender, recipients, data, certified=found.keys()
-        )
+        certified = await self._smime_facts.certified(recipients)
+        facts = await self._facts(Direction.OUTBOUND, sender, recipients, data, certified=certified)
         decision = decide(facts, self._rules)
         if decision.refuse:
             raise PolicyError(decision.refuse)
@@ -272,12 +284,9 @@ class IntakeService:
         content_type = field_value(data, "Content-Type") or "text/plain"
         signed, encrypted = smime_layers(content_type)
         local = frozenset(r for r in recipients if r.split("@", 1)[1] in self._local)
-        groups = {}
-        for address in [sender] if direction is Direction.OUTBOUND else sorted(local):
-            try:
-                groups[address] = frozenset((await self._directory.get(address)).user.groups)
-            except (NotFoundError, AddressError):
-                continue
+        members = [sender] if direction is Direction.OUTBOUND else sorted(local)
+        known = await self._users.many(a for a in members if a)
+        groups = {address: facts.groups for address, facts in known.items()}
         return MessageFacts(
             direction=direction,
             sender=sender,
@@ -285,7 +294,7 @@ class IntakeService:
             groups=groups,
             local_recipients=local,
             certified_recipients=frozenset(certified),
-            sender_can_sign=await self._smime.can_sign(sender)
+            sender_can_sign=await self._smime_facts.can_sign(sender)
             if direction is Direction.OUTBOUND
             else False,
             server_held_keys=local,
@@ -334,31 +343,29 @@ class IntakeService:
         return str(parse_address(rcpt))
 
     async def _require_local_user(self, address: str) -> None:
-        try:
-            details = await self._directory.get(address)
-        except NotFoundError:
-            raise NotFoundError(f"no mailbox here by the name <{address}>") from None
-        if not details.user.enabled:
+        facts = await self._users.get(address)
+        if facts is None:
+            raise NotFoundError(f"no mailbox here by the name <{address}>")
+        if not facts.enabled:
             raise NotFoundError(f"the mailbox <{address}> is disabled")
 
     async def _enqueue(
         self, envelope: Envelope, message_id: str, data: bytes, recipients: list[str]
     ) -> None:
-        async with self._store.begin() as tx:
-            await enqueue(
-                tx,
-                self._master,
-                message_id=message_id,
-                data=data,
-                mail_from=envelope.mail_from,
-                recipients=recipients,
-                local_domains=self._local,
-                now=self._clock(),
-                expire_hours=self._queue.expire_hours,
-                listener=envelope.listener.value,
-                client_address=envelope.client_address,
-                auth_user=envelope.auth_user,
-            )
+        sealed = seal_for_queue(
+            self._master,
+            message_id=message_id,
+            data=data,
+            mail_from=envelope.mail_from,
+            recipients=recipients,
+            local_domains=self._local,
+            now=self._clock(),
+            expire_hours=self._queue.expire_hours,
+            listener=envelope.listener.value,
+            client_address=envelope.client_address,
+            auth_user=envelope.auth_user,
+        )
+        await self._commits.write(QUEUE_WRITER, sealed)
 
 
 def _top_fields(data: bytes) -> tuple[tuple[str, str], ...]:

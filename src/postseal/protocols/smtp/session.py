@@ -28,6 +28,7 @@ from .replies import Stage
 __all__ = ["SmtpSession"]
 
 log = logging.getLogger("postseal.smtp")
+_DOT_LINE = b".\r\n"
 
 
 class SmtpSession(SmtpConnection):
@@ -219,19 +220,31 @@ class SmtpSession(SmtpConnection):
             await self._close_with(SHUTDOWN_REPLY)
 
     async def _receive(self, reader: DataReader) -> bool:
-        """Read DATA lines until the terminator; ``False`` if the connection ended first.
-        A dropped connection cancels this coroutine (aiosmtpd), which also ends it."""
+        """Read DATA until the terminator; ``False`` if the connection ended first.
+        A dropped connection cancels this coroutine (aiosmtpd), which also ends it.
+
+        The stream is searched for ``.<CRLF>`` and everything before it goes to the
+        reader in as few chunks as the buffer allows (not line by line); the dot line
+        ends the message when a CRLF precedes it, the DATA command's own included (RFC
+        5321 §4.1.1.4). The stream reader's limit bounds each chunk, so a long message
+        is taken in pieces and never buffered beyond it."""
+        stream = self._reader
         while self.transport is not None and not self._closing:
             try:
-                line = await self._reader.readuntil(b"\n")
+                chunk = await stream.readuntil(_DOT_LINE)
             except asyncio.LimitOverrunError as exc:
-                reader.feed_overlong(await self._reader.read(exc.consumed))
+                # No dot line within the limit, or only beyond it: take what precedes.
+                reader.feed_chunk(await stream.read(exc.consumed))
+                self._reset_timeout()
                 continue
             except asyncio.IncompleteReadError:
                 return False
             self._reset_timeout()
-            if reader.feed(line):
+            head = chunk[: -len(_DOT_LINE)]
+            if head.endswith(b"\r\n") or (not head and reader.at_line_start):
+                reader.feed_chunk(head)
                 return True
+            reader.feed_chunk(chunk)  # "x.<CRLF>": a line that ends with a dot
         return False
 
     def _envelope(self, txn: Transaction, data: bytes) -> Envelope:

@@ -147,6 +147,14 @@ class MailboxRepository(Protocol):
         (``\\seen`` → ``\\Seen``)."""
         ...
 
+    async def append_many(
+        self, mailbox_id: str, messages: Sequence[NewStoredMessage]
+    ) -> Sequence[StoredMessage]:
+        """:meth:`append` of several messages at once, in order: the same UIDs, MODSEQs
+        and errors as appending them one after the other, in a few statements (the queue
+        runner's group commit, ADR 0016). All or nothing: an error changes nothing."""
+        ...
+
     async def list_messages(self, mailbox_id: str) -> Sequence[StoredMessage]:
         """By UID."""
         ...

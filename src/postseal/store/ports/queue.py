@@ -125,6 +125,16 @@ class QueueRepository(Protocol):
         ConflictError if the id exists; ValueError without recipients or with one twice."""
         ...
 
+    async def enqueue_many(
+        self, entries: Sequence[tuple[QueuedMessage, SealedBody, Sequence[NewRecipient]]]
+    ) -> list[Exception | None]:
+        """:meth:`enqueue` for several messages in a few statements (the intake's group
+        commit, ADR 0016). Per entry, None when it was stored, or the error
+        :meth:`enqueue` would have raised for it (ConflictError, ValueError; an id given
+        twice here conflicts the second time) — that entry changed nothing and the
+        others are stored all the same."""
+        ...
+
     async def claim_due(
         self, now: datetime, *, owner: str, lease_seconds: float, limit: int = 100
     ) -> Sequence[ClaimedMessage]:
@@ -137,6 +147,16 @@ class QueueRepository(Protocol):
     async def mark_delivered(
         self, message_id: str, address: str, *, owner: str, at: datetime
     ) -> None: ...
+    async def mark_delivered_many(
+        self, keys: Sequence[tuple[str, str]], *, owner: str, at: datetime
+    ) -> list[Exception | None]:
+        """:meth:`mark_delivered` for several (message id, address) pairs in one
+        statement (the queue runner's group commit, ADR 0016). Per pair, None when it was
+        marked, or the NotFoundError / ConflictError :meth:`mark_delivered` would have
+        raised — that pair changed nothing. ValueError, changing nothing, for a pair
+        given twice."""
+        ...
+
     async def mark_deferred(
         self, message_id: str, address: str, *, owner: str, error: str, next_attempt_at: datetime
     ) -> None:

@@ -15,9 +15,19 @@ from sqlalchemy import bindparam, case, delete, exists, func, insert, not_, or_,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postseal.errors import ConflictError, NotFoundError
-from postseal.store.ports import INBOX, Mailbox, MailboxStatus, NewMailbox, SpecialUse
+from postseal.store.ports import (
+    INBOX,
+    MAX_UID,
+    Mailbox,
+    MailboxStatus,
+    NewMailbox,
+    NewStoredMessage,
+    SpecialUse,
+    StoredMessage,
+)
 from postseal.store.sql.mailbox_access import MailboxAccess
 from postseal.store.sql.mailbox_rows import (
+    canonical_flags,
     canonical_name,
     has_flag,
     mailbox_record,
@@ -25,10 +35,11 @@ from postseal.store.sql.mailbox_rows import (
     notify,
 )
 from postseal.store.sql.mailbox_transfer import MailboxTransfer
-from postseal.store.sql.statements import ConstraintViolation, guarded, upsert
+from postseal.store.sql.statements import ConstraintViolation, execute, guarded, upsert
 from postseal.store.sql.tables import counters, mailbox_acl, mailboxes, users
 from postseal.store.sql.tables import mailbox_messages as messages
 from postseal.store.sql.tables import mailbox_subscriptions as subscriptions
+from postseal.store.sql.tables import mailbox_summaries as summaries
 
 __all__ = ["SqlMailboxRepository"]
 
@@ -276,6 +287,89 @@ class SqlMailboxRepository(MailboxTransfer, MailboxAccess):
             )
             for row in await self._connection.execute(query)
         }
+
+    async def append_many(
+        self, mailbox_id: str, messages_: Sequence[NewStoredMessage]
+    ) -> Sequence[StoredMessage]:
+        # Checked before the UIDs are taken, so that a refusal changes nothing.
+        flags = [canonical_flags(m.flags) for m in messages_]
+        for message in messages_:
+            if message.internal_date.utcoffset() is None:
+                raise ValueError(
+                    f"naive datetime {message.internal_date.isoformat()} given to the store:"
+                    " use UTC"
+                )
+        count = len(messages_)
+        if count == 0:
+            return []
+        # One UPDATE … RETURNING takes all the UIDs and MODSEQs: the row stays locked (the
+        # database on SQLite) until commit, as for a single append.
+        advance = (
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id, mailboxes.c.uidnext + (count - 1) <= MAX_UID)
+            .values(
+                uidnext=mailboxes.c.uidnext + count,
+                highestmodseq=mailboxes.c.highestmodseq + count,
+            )
+            .returning(mailboxes.c.uidnext, mailboxes.c.highestmodseq)
+        )
+        row = (await self._connection.execute(advance)).first()
+        if row is None:
+            if await self.highest_modseq(mailbox_id) is None:
+                raise no_mailbox(mailbox_id)
+            raise ConflictError(
+                f"mailbox {mailbox_id} has no {count} UIDs left of those IMAP allows",
+                hint="recreate the mailbox (a new UIDVALIDITY) and move its messages there",
+            )
+        first_uid = int(row.uidnext) - count
+        first_modseq = int(row.highestmodseq) - count + 1
+        stored = [
+            StoredMessage(
+                mailbox_id=mailbox_id,
+                uid=first_uid + n,
+                email_id=message.email_id,
+                internal_date=message.internal_date,
+                size=message.size,
+                flags=flags[n],
+                message_id_hash=message.message_id_hash,
+                modseq=first_modseq + n,
+            )
+            for n, message in enumerate(messages_)
+        ]
+        await execute(
+            self._connection,
+            insert(messages).values(
+                [
+                    {
+                        "mailbox_id": mailbox_id,
+                        "uid": record.uid,
+                        "email_id": record.email_id,
+                        "internal_date": record.internal_date,
+                        "size": record.size,
+                        "flags": " ".join(record.flags),
+                        "message_id_hash": record.message_id_hash,
+                        "modseq": record.modseq,
+                        "wrapped_key": bytes(message.body.wrapped_key),
+                        "ciphertext": bytes(message.body.ciphertext),
+                    }
+                    for record, message in zip(stored, messages_, strict=True)
+                ]
+            ),
+        )
+        sealed_summaries = [
+            {
+                "mailbox_id": mailbox_id,
+                "uid": record.uid,
+                "wrapped_key": bytes(message.summary.wrapped_key),
+                "ciphertext": bytes(message.summary.ciphertext),
+            }
+            for record, message in zip(stored, messages_, strict=True)
+            if message.summary is not None
+        ]
+        if sealed_summaries:
+            await self._connection.execute(insert(summaries).values(sealed_summaries))
+        await notify(self._connection, mailbox_id)
+        return stored
 
     async def _one(self, condition: Any) -> Mailbox | None:
         row = (await self._connection.execute(select(mailboxes).where(condition))).first()
