@@ -37,6 +37,8 @@ from postseal.services.ports import Relay, Scanner
 from postseal.services.quarantine import QuarantineService
 from postseal.services.smime import SmimeService
 from postseal.services.throttle import AuthThrottle
+from postseal.services.trust import TrustService
+from postseal.services.zero_access import ZeroAccessService
 from postseal.store.ports import CertificateRole, Store, UserRecord
 
 __all__ = [
@@ -70,6 +72,8 @@ class CoreServices(Protocol):
     def directory(self) -> DirectoryService: ...
     @property
     def smime(self) -> SmimeService: ...
+    @property
+    def trust(self) -> TrustService: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         hostname=hostname,
         node=settings.queue.node_id or None,
         transform=decrypt_transform(core.smime, rules, authserv_id=hostname),
+        zero_access=ZeroAccessService(core.store, core.trust, clock=core.clock),
         local_domains=tuple(sorted(local)),
     )
     intake = IntakeService(

@@ -1,6 +1,7 @@
-"""``mailbox list|show|stats EMAIL``, ``mail import EMAIL FILE.mbox|DIR`` and
-``mail export EMAIL DIR``: what an administrator needs to look into a user's mail store
-and to move users in and out (Maildir, mbox). Message contents are never printed."""
+"""``mailbox list|show|stats EMAIL``, ``mailbox zero-access EMAIL``, ``mail import EMAIL
+FILE.mbox|DIR`` and ``mail export EMAIL DIR``: what an administrator needs to look into a
+user's mail store, to put it out of the server's own reach (ADR 0020), and to move users
+in and out (Maildir, mbox). Message contents are never printed."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from postseal.cli.cmd_pki import read_input
 from postseal.cli.context import ACTOR, Context
 from postseal.errors import InputError
 from postseal.runtime import Services
 from postseal.services.mailboxes import MailboxService
+from postseal.services.zero_access import ZeroAccessService
 from postseal.store.ports import INBOX, UserRecord
 
 __all__ = ["register"]
@@ -32,6 +35,22 @@ def register(groups: Any) -> None:
     stats = mailbox.add_parser("stats", help="a user's totals and quota")
     stats.add_argument("email")
     stats.set_defaults(handler=_stats)
+    zero = mailbox.add_parser(
+        "zero-access",
+        help="store a user's incoming mail encrypted to their own certificate only",
+        description="Without an option: show the setting. Mail already stored is not changed.",
+    )
+    zero.add_argument("email")
+    choice = zero.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--certificate",
+        type=Path,
+        metavar="FILE",
+        help="turn it on with the owner's own certificate (PEM or DER; its key must not be"
+        " held by postseal)",
+    )
+    choice.add_argument("--off", action="store_true", help="turn it off")
+    zero.set_defaults(handler=_zero_access)
 
     mail = groups.add_parser("mail", help="move a user's mail in or out").add_subparsers(
         dest="action", metavar="ACTION", required=True
@@ -122,6 +141,25 @@ async def _stats(args: argparse.Namespace, ctx: Context) -> int:
             "used_percent": None if not quota else round(100 * size / quota, 1),
         }
     )
+    return 0
+
+
+async def _zero_access(args: argparse.Namespace, ctx: Context) -> int:
+    certificate = (
+        await asyncio.to_thread(read_input, args.certificate) if args.certificate else None
+    )
+    async with ctx.services() as services:
+        zero = ZeroAccessService(services.store, services.trust, clock=services.clock)
+        if args.off:
+            was_on = await zero.disable(args.email, actor=ACTOR)
+            state = "off" if was_on else "already off"
+            ctx.out.message(f"zero-access mode for {args.email}: {state}", changed=was_on)
+            return 0
+        if certificate is not None:
+            status = await zero.enable(args.email, certificate, actor=ACTOR)
+        else:
+            status = await zero.status(args.email)
+    ctx.out.record(status.as_dict())
     return 0
 
 

@@ -43,7 +43,7 @@ from typing import Protocol, runtime_checkable
 
 from postseal.config.settings import QueueSettings
 from postseal.custody import MasterKey, sealing
-from postseal.errors import AddressError, ConflictError, PostsealError
+from postseal.errors import AddressError, ConflictError, PostsealError, TemporaryError
 from postseal.mail.address import parse_address
 from postseal.services.bounces import QUEUE_CONTAINER, BounceWriter
 from postseal.services.clock import Clock
@@ -52,6 +52,7 @@ from postseal.services.local_delivery import LOCAL_DELIVERIES, LocalDelivery
 from postseal.services.mailbox_writer import MailboxWriter
 from postseal.services.ports import Relay, RelayOutcome
 from postseal.services.settlement import Settlement
+from postseal.services.zero_access import ZeroAccessService
 from postseal.store.ports import (
     ClaimedMessage,
     Mailbox,
@@ -59,6 +60,7 @@ from postseal.store.ports import (
     RecipientKind,
     Store,
     Transaction,
+    ZeroAccessRecord,
 )
 
 __all__ = ["NO_RELAY", "DeliveryService", "KeepsConnections", "Transform"]
@@ -82,6 +84,7 @@ class _Inbox:
 
     user_id: int
     mailbox: Mailbox
+    zero_access: ZeroAccessRecord | None = None  # ADR 0020: encrypt to the owner alone
 
 
 class DeliveryService:
@@ -99,6 +102,7 @@ class DeliveryService:
         owner: str | None = None,
         node: str | None = None,
         transform: Transform | None = None,
+        zero_access: ZeroAccessService | None = None,
         local_domains: Collection[str] = (),
         batch: int = 100,
         relay_concurrency: int = 4,
@@ -116,6 +120,7 @@ class DeliveryService:
         self._node = node or socket.gethostname()
         self._owner = owner or f"{self._node}/{os.getpid()}/{secrets.token_hex(4)}"
         self._transform = transform
+        self._zero_access = zero_access
         self._batch = batch
         self._relay_concurrency = relay_concurrency
         self._mailboxes = MailboxWriter(master)
@@ -238,7 +243,7 @@ class DeliveryService:
                     found[address] = None
                     continue
                 inbox = await self._mailboxes.ensure_inbox(tx, user.id, now=now)
-                found[address] = _Inbox(user.id, inbox)
+                found[address] = _Inbox(user.id, inbox, await tx.zero_access.get(user.id))
             return found
 
         return await self._commits.run(look_up)
@@ -297,7 +302,8 @@ class DeliveryService:
             await self._deliver_local(item, recipient, data, inbox, now)
         except ConflictError as exc:
             log.warning("skipped %s for %s: %s", message.id, recipient.address, exc)
-        except PostsealError as exc:  # a reason, not a bug: no traceback, the message waits
+        except PostsealError as exc:  # a reason, not a bug (e.g. a zero-access
+            # mailbox whose certificate lapsed): no traceback, the message waits
             log.warning("local delivery of %s to %s deferred: %s", message.id,
                         recipient.address, exc.message)  # fmt: skip
             await self._settle.defer(item, [recipient], f"local delivery failed: {exc.message}")
@@ -333,7 +339,18 @@ class DeliveryService:
             reason = f"550 5.1.1 <{rcpt.address}>: the mailbox no longer exists"
             await self._settle.finish(item, [(rcpt, reason)], data, now=now)
             return
-        content = await self._transform(rcpt.address, data) if self._transform else data
+        if inbox.zero_access is not None:
+            # read in the pass's own lookup above: no extra transaction per message
+            if self._zero_access is None:
+                raise TemporaryError(
+                    f"{rcpt.address} has a zero-access mailbox and this queue runner"
+                    " cannot encrypt for it"
+                )
+            content = await self._zero_access.protect(rcpt.address, data, inbox.zero_access)
+        elif self._transform:
+            content = await self._transform(rcpt.address, data)
+        else:
+            content = data
         sealed = await self._mailboxes.seal(
             inbox.mailbox, content, email_id=message.id, internal_date=now
         )

@@ -93,6 +93,10 @@ from postseal.store.ports.transaction import (
     Store,
     Transaction,
 )
+from postseal.store.ports.zero_access import (
+    ZeroAccessRecord,
+    ZeroAccessRepository,
+)
 
 __all__ = [
     "ALL_RIGHTS",
@@ -153,4 +157,6 @@ __all__ = [
     "Usage",
     "UserRecord",
     "UserRepository",
+    "ZeroAccessRecord",
+    "ZeroAccessRepository",
 ]

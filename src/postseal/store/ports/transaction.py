@@ -22,6 +22,7 @@ from postseal.store.ports.mailboxes import MailboxRepository
 from postseal.store.ports.policy_rules import PolicyRuleRepository
 from postseal.store.ports.quarantine import QuarantineRepository
 from postseal.store.ports.queue import QueueRepository
+from postseal.store.ports.zero_access import ZeroAccessRepository
 
 __all__ = ["Store", "Transaction"]
 
@@ -57,6 +58,8 @@ class Transaction(Protocol):
     def contacts(self) -> ContactRepository: ...
     @property
     def policy_rules(self) -> PolicyRuleRepository: ...
+    @property
+    def zero_access(self) -> ZeroAccessRepository: ...
 
 
 class Store(Protocol):

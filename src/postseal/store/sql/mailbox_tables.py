@@ -13,6 +13,8 @@ apart only for size. See ADR 0008 and ADR 0011:
   bodies, so reading 10,000 of them never touches a body's pages.
 * ``counters`` holds the UIDVALIDITY high-water mark, which must outlive deleted
   mailboxes. ``quotas`` has a row only for users with limits.
+* ``zero_access`` has a row only for users whose incoming mail is stored encrypted to
+  their own certificate (ADR 0020).
 * Sealed columns come last, as everywhere in the store.
 """
 
@@ -46,6 +48,7 @@ __all__ = [
     "mailbox_vanished",
     "mailboxes",
     "quotas",
+    "zero_access",
 ]
 
 mailboxes = Table(
@@ -141,6 +144,18 @@ quotas = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("storage", BigInteger, nullable=True),  # bytes; NULL = unlimited
     Column("messages", BigInteger, nullable=True),
+)
+
+# A row per user whose incoming mail is stored encrypted to their own certificate only
+# (ADR 0020). The certificate is public; its key is never held by postseal.
+zero_access = Table(
+    "zero_access",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("enabled_at", UtcDateTime, nullable=False),
+    Column("enabled_by", Text, nullable=False),
+    Column("certificate", LargeBinary, nullable=False),
 )
 
 counters = Table(

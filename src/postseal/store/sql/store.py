@@ -54,6 +54,7 @@ from postseal.store.sql.schema import (
 from postseal.store.sql.sqlite_reads import SqliteMailboxReads
 from postseal.store.sql.trust import SqlImportedCrlRepository, SqlTrustRepository
 from postseal.store.sql.users import SqlDirectoryRepository, SqlUserRepository
+from postseal.store.sql.zero_access import SqlZeroAccessRepository
 
 __all__ = ["SqlStore", "SqlTransaction", "check", "open_store", "upgrade"]
 
@@ -81,6 +82,7 @@ class SqlTransaction:
         self._quarantine = SqlQuarantineRepository(connection)
         self._contacts = SqlContactRepository(connection)
         self._policy_rules = SqlPolicyRuleRepository(connection)
+        self._zero_access = SqlZeroAccessRepository(connection)
 
     @property
     def meta(self) -> SqlMetaRepository:
@@ -137,6 +139,10 @@ class SqlTransaction:
     @property
     def policy_rules(self) -> SqlPolicyRuleRepository:
         return self._policy_rules
+
+    @property
+    def zero_access(self) -> SqlZeroAccessRepository:
+        return self._zero_access
 
 
 class SqlStore:
