@@ -16,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from postseal.adapters.clamav import ClamdScanner
+from postseal.adapters.mx_lookup import MxLookup
+from postseal.adapters.mx_relay import MxRelay
 from postseal.adapters.smtp_relay import SmtpRelay
 from postseal.config import Settings
 from postseal.custody import MasterKey
@@ -122,6 +124,9 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
             helo_name=hostname,
             reuse=RELAY_CONCURRENCY,  # one kept connection per concurrent relay
         )
+    elif settings.relay.direct:
+        lookup = MxLookup(settings.relay.dns_servers)
+        relay = MxRelay(lookup, helo_name=hostname, port=settings.relay.mx_port)
     # One group commit for the intake and the queue runner: their writes share
     # transactions and never wait for each other's SQLite write lock (ADR 0016).
     commits = GroupCommit(core.store)

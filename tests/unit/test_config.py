@@ -101,3 +101,29 @@ def test_transport_agents_and_their_options(tmp_path: Path) -> None:
     (tmp_path / "postseal.toml").write_text("[mail]\nagents = [1]\n")
     with pytest.raises(ConfigError, match=r"mail\.agents"):
         load_settings(tmp_path, environ={})
+
+
+def test_direct_delivery_settings(tmp_path: Path) -> None:
+    (tmp_path / "postseal.toml").write_text(
+        '[relay]\ndirect = true\ndns_servers = ["127.0.0.1:5353", "[::1]:53", "192.0.2.53"]\n'
+        "mx_port = 2525\n"
+    )
+    relay = load_settings(tmp_path, environ={}).relay
+    assert relay.direct is True
+    assert relay.dns_servers == ("127.0.0.1:5353", "[::1]:53", "192.0.2.53")
+    assert relay.mx_port == 2525
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('[relay]\ndirect = true\nsmart_host = "smtp.example.net:25"\n', "both set"),
+        ('[relay]\ndns_servers = ["ns1.example.net"]\n', "is not an IP address"),
+        ('[relay]\ndns_servers = ["127.0.0.1:99999"]\n', "has no valid port"),
+        ("[relay]\nmx_port = 0\n", "relay.mx_port"),
+    ],
+)
+def test_bad_direct_delivery_settings(tmp_path: Path, content: str, fragment: str) -> None:
+    (tmp_path / "postseal.toml").write_text(content)
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(tmp_path, environ={})

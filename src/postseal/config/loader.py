@@ -13,6 +13,7 @@ Environment names are ``POSTSEAL_`` + section + ``_`` + key, upper-case:
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,6 +113,29 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _dns_servers(value: Any, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: expected a list of nameservers, IP or IP:PORT")
+    servers = tuple(i.strip() for i in items if i.strip())
+    for server in servers:
+        host, port = server, ""
+        if server.startswith("["):  # [2001:db8::53]:5353
+            host, _, port = server[1:].partition("]")
+            port = port.removeprefix(":")
+        elif server.count(":") == 1:  # 192.0.2.53:5353
+            host, _, port = server.partition(":")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: {server!r} is not an IP address (nameservers are given by address)"
+            ) from None
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"{where}: {server!r} has no valid port")
+    return servers
+
+
 def _clamd(value: Any, where: str) -> str:
     text = _string(value, where)
     if text and not text.startswith(("unix:", "tcp:")):
@@ -186,6 +210,13 @@ KEYS: dict[str, _Key] = {
         lambda _: True, _boolean, "refuse to relay without STARTTLS and a valid certificate"
     ),
     "relay.ca_file": _Key(lambda _: "", _string, "PEM bundle of CAs to verify the smart host"),
+    "relay.direct": _Key(
+        lambda _: False, _boolean, "without a smart host, deliver to the recipients' MX hosts"
+    ),
+    "relay.dns_servers": _Key(
+        lambda _: (), _dns_servers, "nameservers for MX lookups, HOST or HOST:PORT; [] = system"
+    ),
+    "relay.mx_port": _Key(lambda _: 25, _integer(1, 65535), "port of MX hosts (25 but in a lab)"),
     "queue.retry_initial_seconds": _Key(
         lambda _: 60, _integer(1, 86400), "first retry delay; doubles"
     ),
@@ -312,6 +343,11 @@ def load_settings(
             sources[key] = f"file {path}"
         else:
             values[key], sources[key] = spec.default(data_dir), "default"
+    if values["relay.direct"] and values["relay.smart_host"]:
+        raise ConfigError(
+            "relay.direct and relay.smart_host are both set: remote mail goes one way",
+            hint="remove relay.smart_host to deliver to MX hosts, or relay.direct to use it",
+        )
     return Settings(
         data_dir=data_dir,
         store=StoreSettings(database_url=values["store.database_url"]),
@@ -335,6 +371,9 @@ def load_settings(
             smart_host=values["relay.smart_host"],
             require_tls=values["relay.require_tls"],
             ca_file=values["relay.ca_file"],
+            direct=values["relay.direct"],
+            dns_servers=values["relay.dns_servers"],
+            mx_port=values["relay.mx_port"],
         ),
         queue=QueueSettings(
             retry_initial_seconds=values["queue.retry_initial_seconds"],

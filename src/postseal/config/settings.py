@@ -63,11 +63,15 @@ class MailSettings:
 
 @dataclass(frozen=True, slots=True)
 class RelaySettings:
-    """Outbound delivery through a smart host (RFC 6409 §3.1 relay)."""
+    """Outbound delivery: through a smart host (RFC 6409 §3.1 relay) or directly to the
+    recipients' MX hosts (``direct``); never both."""
 
-    smart_host: str = ""  # "HOST:PORT"; "" = no remote delivery
+    smart_host: str = ""  # "HOST:PORT"; "" = direct delivery if ``direct``, else none
     require_tls: bool = True  # STARTTLS required, certificate verified
     ca_file: str = ""  # extra CA bundle (PEM) to verify the smart host
+    direct: bool = False  # no smart host: deliver to the recipients' MX (RFC 5321 §5.1)
+    dns_servers: tuple[str, ...] = ()  # "HOST" or "HOST:PORT"; () = /etc/resolv.conf
+    mx_port: int = 25  # the port of MX hosts; another only in a lab or a test
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ __all__ = ["NO_RELAY", "DeliveryService", "KeepsConnections", "Transform"]
 
 log = logging.getLogger(__name__)
 Transform = Callable[[str, bytes], Awaitable[bytes]]
-NO_RELAY = "no smart host configured (relay.smart_host)"
+NO_RELAY = "no way out for remote mail: set relay.smart_host, or relay.direct = true"
 
 
 @runtime_checkable
