@@ -93,6 +93,19 @@ mailbox_messages = Table(
     Column("ciphertext", LargeBinary, nullable=False),
     PrimaryKeyConstraint("mailbox_id", "uid"),
     Index(None, "mailbox_id", "modseq"),
+    # Covers the listing (SELECT, FETCH FLAGS/INTERNALDATE/SIZE, SEARCH by flags): read
+    # from the index alone, without the table pages the sealed bodies share (ADR 0017).
+    Index(
+        "ix_mailbox_messages_listing",
+        "mailbox_id",
+        "uid",
+        "email_id",
+        "internal_date",
+        "size",
+        "flags",
+        "message_id_hash",
+        "modseq",
+    ),
 )
 
 mailbox_summaries = Table(
