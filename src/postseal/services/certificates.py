@@ -24,6 +24,7 @@ from postseal.mail.address import parse_address
 from postseal.pki import authority, crl
 from postseal.pki.keys import CaKey, KeyType, PrivateKey, generate_key, parse_key_type
 from postseal.pki.templates import TemplateProfile
+from postseal.services import pki_state
 from postseal.services.clock import Clock
 from postseal.store.ports import (
     CertificateRecord,
@@ -118,6 +119,7 @@ class CertificateService:
         self._clock = clock
         self._crl_days = crl_validity_days
         self._keys: OrderedDict[str, tuple[bytes, PrivateKey]] = OrderedDict()
+        self._cas: tuple[str | None, dict[CertificateRole, x509.Certificate]] | None = None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -139,12 +141,18 @@ class CertificateService:
             return await tx.certificates.list(user_id=user.id)
 
     async def ca_certificates(self) -> dict[CertificateRole, x509.Certificate]:
+        """postseal's current CA certificates by role (the chain every signature carries);
+        parsed once per PKI state token (:mod:`~postseal.services.pki_state`)."""
         async with self._store.begin(readonly=True) as tx:
+            state = await pki_state.current(tx)
+            if self._cas is not None and self._cas[0] == state:
+                return dict(self._cas[1])
             result = {}
             for role in (*CA_ROLES, CertificateRole.TLS):
                 record = await tx.certificates.current_ca(role)
                 if record is not None:
                     result[role] = x509.load_der_x509_certificate(record.der)
+        self._cas = (state, dict(result))
         return result
 
     async def latest_crl(self, role: CertificateRole) -> CrlRecord | None:
@@ -346,6 +354,8 @@ class CertificateService:
                     hint="add --force if that is what you mean",
                 )
             await tx.certificates.revoke(record.serial, at=self._clock(), reason=reason_name)
+            if record.role in CA_ROLES:
+                await pki_state.mark_changed(tx)
             if record.user_id is not None:
                 entry = await tx.directory.get(record.user_id)
                 if record.der in (entry.user_certificate, entry.user_smime_certificate):
@@ -418,6 +428,7 @@ class CertificateService:
             der=issued.public_bytes(serialization.Encoding.DER),
         )
         await tx.crls.add(record)
+        await pki_state.mark_changed(tx)
         return record
 
 

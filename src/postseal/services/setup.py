@@ -22,6 +22,7 @@ from postseal.mail.address import parse_address
 from postseal.pki import authority
 from postseal.pki.keys import CaKey, KeyType, generate_key
 from postseal.pki.templates import default_templates
+from postseal.services import pki_state
 from postseal.services.certificates import CertificateService, new_serial, record_for
 from postseal.services.clock import Clock
 from postseal.services.passwords import PasswordService, generate_password
@@ -200,4 +201,5 @@ class SetupService:
                 issuer_serial=issuer_serial,
             )
         )
+        await pki_state.mark_changed(tx)
         return serial
