@@ -211,3 +211,28 @@ async def test_directory_of_an_absent_user_is_not_found(store: SqlStore) -> None
             await tx.directory.publish(77, None)
         with pytest.raises(NotFoundError):
             await tx.directory.set(77, DirectoryAttribute.USER_CERTIFICATE, b"cert")
+
+
+async def test_published_reads_enabled_users_attributes_in_one_call(
+    store: SqlStore, new_user: NewUserFactory
+) -> None:
+    async with store.begin() as tx:
+        bob = await tx.users.add(new_user("bob@example.org"))
+        carol = await tx.users.add(new_user("carol@example.org"))
+        dave = await tx.users.add(new_user("dave@example.org"))
+        await tx.directory.publish(bob.id, b"bob-cert")
+        await tx.directory.set(carol.id, DirectoryAttribute.USER_SMIME_CERTIFICATE, b"legacy")
+        await tx.directory.publish(dave.id, b"dave-cert")
+        await tx.users.update(dave.id, enabled=False)
+        await tx.users.add(new_user("erin@example.org"))
+    async with store.begin(readonly=True) as tx:
+        found = await tx.directory.published(
+            ["bob@example.org", "carol@example.org", "dave@example.org", "erin@example.org",
+             "nobody@example.org", "bob@example.org"]
+        )  # fmt: skip
+        assert await tx.directory.published([]) == {}
+    assert found == {
+        "bob@example.org": DirectoryEntry(b"bob-cert", b"bob-cert"),
+        "carol@example.org": DirectoryEntry(None, b"legacy"),
+        "erin@example.org": DirectoryEntry(None, None),
+    }  # dave is disabled, nobody does not exist

@@ -19,7 +19,7 @@ from cryptography import x509
 
 from postseal.errors import InputError, NotFoundError, PolicyError
 from postseal.mail.address import parse_address
-from postseal.pki.validation import Usage, validate
+from postseal.pki.validation import Usage
 from postseal.services.certificates import CertificateService, IssuedCertificate
 from postseal.services.clock import Clock
 from postseal.services.passwords import PasswordService
@@ -282,17 +282,12 @@ class DirectoryService:
         missing: list[str] = []
         async with self._store.begin(readonly=True) as tx:
             context = await self._trust.context(tx)
-            entries = {}
-            for address in canonical:
-                user = await tx.users.get(address)
-                entries[address] = (
-                    (await tx.directory.get(user.id)) if user and user.enabled else None
-                )
+            entries = await tx.directory.published(canonical)
         for address in canonical:
-            entry = entries[address]
+            entry = entries.get(address)
             der = entry.user_smime_certificate or entry.user_certificate if entry else None
             cert = x509.load_der_x509_certificate(der) if der else None
-            if cert is not None and validate(cert, context, usage=Usage.SMIME_ENCRYPT).valid:
+            if cert is not None and self._trust.judge(cert, context, Usage.SMIME_ENCRYPT).valid:
                 found[address] = cert
             else:
                 missing.append(address)

@@ -10,11 +10,12 @@ latest plus the imported ones. Validation itself is the pure
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from postseal.errors import ConflictError, InputError, NotFoundError
@@ -25,9 +26,12 @@ from postseal.services.certificates import CA_ROLES
 from postseal.services.clock import Clock
 from postseal.store.ports import ImportedCrlRecord, Store, Transaction, TrustKind, TrustRecord
 
-__all__ = ["TrustService", "TrustedCertificate"]
+__all__ = ["VERDICT_SECONDS", "TrustService", "TrustedCertificate"]
 
 _MAX_FILE = 4 << 20
+#: How long a valid verdict on a certificate is reused while the PKI state is unchanged.
+VERDICT_SECONDS = 60
+_MAX_VERDICTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,30 @@ class TrustService:
             fail_open=self._fail_open,
         )
 
+    def judge(
+        self, cert: x509.Certificate, context: ValidationContext, usage: Usage
+    ) -> ValidationResult:
+        """:func:`~postseal.pki.validation.validate`, remembered for a valid result while
+        the PKI state is the one ``context`` was built from (from :meth:`context`), for at
+        most :data:`VERDICT_SECONDS` and never past the certificate's notAfter — the path
+        search and CRL checks run once a minute per certificate instead of per message.
+        Failures are never remembered: they are judged afresh, with their reason."""
+        snapshot = self._snapshot
+        if snapshot is None or context.anchors is not snapshot.anchors:
+            return validate(cert, context, usage=usage)
+        key = (cert.fingerprint(hashes.SHA256()), usage)
+        now = context.now
+        remembered = snapshot.verdicts.get(key)
+        if remembered is not None and remembered[1] <= now < remembered[2]:
+            return remembered[0]
+        verdict = validate(cert, context, usage=usage)
+        if verdict.valid:
+            until = min(now + timedelta(seconds=VERDICT_SECONDS), cert.not_valid_after_utc)
+            if len(snapshot.verdicts) >= _MAX_VERDICTS:
+                snapshot.verdicts.clear()
+            snapshot.verdicts[key] = (verdict, now, until)
+        return verdict
+
     async def _load(
         self, tx: Transaction
     ) -> tuple[
@@ -216,6 +244,10 @@ class _Snapshot:
     anchors: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...]
     crls: tuple[x509.CertificateRevocationList, ...]
+    # (certificate SHA-256, usage) -> (valid verdict, judged at, good until)
+    verdicts: dict[tuple[bytes, Usage], tuple[ValidationResult, datetime, datetime]] = field(
+        default_factory=dict
+    )
 
 
 def _crl_number(crl: x509.CertificateRevocationList) -> int | None:

@@ -241,6 +241,11 @@ class CertificateRepository(Protocol):
 
 class DirectoryRepository(Protocol):
     async def get(self, user_id: int) -> DirectoryEntry: ...
+    async def published(self, addresses: Sequence[str]) -> Mapping[str, DirectoryEntry]:
+        """The attributes of each *enabled* user among ``addresses`` (canonical), in one
+        query; an unknown or disabled address is absent from the result."""
+        ...
+
     async def set(self, user_id: int, attribute: DirectoryAttribute, der: bytes | None) -> None:
         """Set one attribute (``None`` clears it). Services publish through
         :meth:`publish`; this exists to repair and to model legacy clients."""

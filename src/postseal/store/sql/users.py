@@ -201,6 +201,30 @@ class SqlDirectoryRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
+    async def published(self, addresses: Sequence[str]) -> dict[str, DirectoryEntry]:
+        wanted = list(dict.fromkeys(addresses))
+        if not wanted:
+            return {}
+        query = (
+            select(users.c.address, directory_attributes.c.attribute, directory_attributes.c.der)
+            .select_from(
+                users.outerjoin(directory_attributes, directory_attributes.c.user_id == users.c.id)
+            )
+            .where(users.c.address.in_(wanted), users.c.enabled.is_(True))
+        )
+        values: dict[str, dict[str, bytes]] = {}
+        for row in await self._connection.execute(query):
+            found = values.setdefault(row.address, {})
+            if row.attribute is not None:
+                found[row.attribute] = row.der
+        return {
+            address: DirectoryEntry(
+                user_certificate=found.get(DirectoryAttribute.USER_CERTIFICATE.value),
+                user_smime_certificate=found.get(DirectoryAttribute.USER_SMIME_CERTIFICATE.value),
+            )
+            for address, found in values.items()
+        }
+
     async def get(self, user_id: int) -> DirectoryEntry:
         await self._require_user(user_id)
         query = select(directory_attributes.c.attribute, directory_attributes.c.der).where(
