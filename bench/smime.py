@@ -3,8 +3,8 @@
 For RSA-2048, ECDSA P-256 and X25519 recipients, a 50 KB RFC 5322 message is signed,
 encrypted, and signed then encrypted (the ``smime encrypt --sign`` path: RFC 9788 split,
 sign the inner entity, envelope) to 1 and to 10 recipients, through the pure library
-(:func:`postseal.smime.sign.sign`, :func:`postseal.smime.encrypt.encrypt` /
-:func:`~postseal.smime.encrypt.envelope`) with certificates built by
+(:func:`postseal.smime.sign.sign`, :func:`postseal.smime.encrypt.encrypt`,
+:func:`postseal.smime.sign_encrypt.sign_and_encrypt`) with certificates built by
 :mod:`postseal.pki.authority` in memory (no store). X25519 keys cannot sign: the X25519
 rows are signed with the ECDSA P-256 key.
 
@@ -49,9 +49,10 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 from postseal.pki.authority import PkiUrls, build_issuing_ca, build_root, build_user_certificate
 from postseal.pki.keys import CaKey, KeyType, generate_key
 from postseal.pki.templates import default_templates
-from postseal.smime.encrypt import Recipient, encrypt, envelope
+from postseal.smime.encrypt import Recipient, encrypt
 from postseal.smime.headers import split_outer_inner
 from postseal.smime.sign import SigningKey, sign
+from postseal.smime.sign_encrypt import sign_and_encrypt
 
 MESSAGE_SIZE = 50 * 1024
 RECIPIENT_COUNTS = (1, 10)
@@ -296,8 +297,14 @@ def action(case: Case, pki: Pki, msg: bytes) -> tuple[Callable[[], bytes], int, 
         return (lambda: encrypt(msg, recipients=recipients).message), 0, len(msg)
 
     def sign_then_encrypt() -> bytes:
-        outer, inner = split_outer_inner(msg)
-        return envelope(outer, do_sign(inner), recipients=recipients).message
+        return sign_and_encrypt(
+            msg,
+            signer_cert=signer.cert,
+            signer_key=signing_key,
+            chain=[pki.issuing],
+            signing_time=now,
+            recipients=recipients,
+        ).message
 
     # AES runs over the signed entity: the message plus the signature part
     _, inner = split_outer_inner(msg)

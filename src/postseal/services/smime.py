@@ -37,6 +37,7 @@ from postseal.services.trust import TrustService
 from postseal.smime import decrypt as smime_decrypt
 from postseal.smime import encrypt as smime_encrypt
 from postseal.smime import headers as smime_headers
+from postseal.smime import sign_encrypt as smime_sign_encrypt
 from postseal.smime.results import ChainOutcome, ChainValidator, VerifyResult
 from postseal.smime.sign import sign as smime_sign
 from postseal.smime.verify import verify as smime_verify
@@ -222,7 +223,8 @@ class SmimeService:
             )
         if sender is None:
             raise PolicyError("signing needs a sender", hint="give --from EMAIL with --sign")
-        outer, inner = smime_headers.split_outer_inner(message)
+        # the inner entity comes back canonical: the signer does not scan it again
+        outer, inner = await asyncio.to_thread(smime_sign_encrypt.split_for_signing, message)
         signed = await self.sign(inner, as_address=sender)
         return await asyncio.to_thread(
             smime_encrypt.envelope, outer, signed, recipients=recipients, cipher=cipher

@@ -266,6 +266,4 @@ def envelope(
     authenticated = CIPHERS[choice.content_cipher].authenticated
     smime_type = "authEnveloped-data" if authenticated else "enveloped-data"
     head = pkcs7_mime_header(smime_type, prefix=outer)
-    message = transfer.encode_lines_into_buffer(sealed, prefix=head)
-    del sealed  # the DER goes before the message is copied out: peak memory, page faults
-    return EncryptResult(bytes(message), choice)
+    return EncryptResult(transfer.encode_lines(sealed, prefix=head), choice)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from postseal.mail.canonical import crlf_lines
+from postseal.mail.canonical import is_crlf
 
 __all__ = ["canonical_crlf", "parse_fields", "restore", "split_outer_inner"]
 
@@ -57,7 +57,7 @@ Field = tuple[str, bytes]
 def canonical_crlf(data: bytes) -> bytes:
     """Every bare LF or CR turned into CRLF (RFC 5322 §2.1, RFC 8551 §3.1.1)."""
     # Fast path: no bare CR or LF, so the regular-expression rewrite would change nothing.
-    if crlf_lines(data) is not None:
+    if is_crlf(data):
         return data
     return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
 
@@ -158,12 +158,14 @@ def split_outer_inner(message: bytes, *, protect: bool = True) -> tuple[bytes, b
     body = memoryview(data)[body_start:]
     structural: list[bytes] = []
     plain: list[tuple[str, bytes]] = []
+    typed = False
     for name, raw in fields:
         if name.startswith("content-"):
             structural.append(raw)
+            typed = typed or name == "content-type"
         elif name != "mime-version":
             plain.append((name, raw))
-    if not any(name == "content-type" for name, _ in fields):
+    if not typed:
         # RFC 2045 §5.2 default, made explicit so hp= has somewhere to go.
         structural.insert(0, b"Content-Type: text/plain; charset=us-ascii\r\n")
     if not protect:
