@@ -10,7 +10,7 @@ unknown recipients get the profile every peer reads (ADR 0004).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -116,12 +116,23 @@ class ContactService:
         return None, reason
 
     async def capabilities(self, address: str, cert: x509.Certificate) -> tuple[str, ...] | None:
-        fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+        return (await self.capabilities_of({address: cert})).get(address)
+
+    async def capabilities_of(
+        self, certificates: Mapping[str, x509.Certificate]
+    ) -> dict[str, tuple[str, ...] | None]:
+        """Per address, the capabilities recorded with exactly that certificate (harvested
+        or imported), or None when unknown; every address in one transaction."""
+        if not certificates:
+            return {}
+        wanted = {a: c.fingerprint(hashes.SHA256()).hex() for a, c in certificates.items()}
+        result: dict[str, tuple[str, ...] | None] = dict.fromkeys(wanted)
         async with self._store.begin(readonly=True) as tx:
-            for record in await tx.contacts.list(address=address):
-                if record.fingerprint == fingerprint:
-                    return record.capabilities
-        return None
+            for address, fingerprint in wanted.items():
+                for record in await tx.contacts.list(address=address):
+                    if record.fingerprint == fingerprint:
+                        result[address] = record.capabilities
+        return result
 
     async def _put(
         self, cert: x509.Certificate, *, capabilities: tuple[str, ...] | None, source: str

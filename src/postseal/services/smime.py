@@ -190,11 +190,11 @@ class SmimeService:
                 + (f" (postseal holds certificates that cannot be used — {held})" if held else ""),
                 hint="ask them to send you a signed message or to enroll, or send unencrypted",
             )
-        result = []
-        for address, cert in found.items():
-            capabilities = await self._contacts.capabilities(address, cert)
-            result.append(smime_encrypt.Recipient(address, cert, capabilities))
-        return result
+        known = await self._contacts.capabilities_of(found)
+        return [
+            smime_encrypt.Recipient(address, cert, known.get(address))
+            for address, cert in found.items()
+        ]
 
     async def sign_message(self, message: bytes, *, as_address: str) -> bytes:
         """Sign a whole RFC 5322 message: the transport fields (From, To, Subject, …) stay
