@@ -12,18 +12,25 @@ touches the temporary file, so nothing usable is ever written to disk.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import ssl
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
 from postseal.errors import CertificateFormatError, ConfigError
 
-__all__ = ["bind_listening_socket", "check_server_context", "server_context"]
+__all__ = [
+    "bind_listening_socket",
+    "check_server_context",
+    "server_context",
+    "start_line_server",
+]
 
 
 def server_context(*, cert_chain: bytes | Path, key: bytes | Path) -> ssl.SSLContext:
@@ -78,6 +85,34 @@ def bind_listening_socket(name: str, host: str, port: int) -> socket.socket:
             f"cannot listen for {name} on {host}:{port}: {exc.strerror}",
             hint=f"choose another address with --listen {name}=HOST:PORT",
         ) from None
+
+
+async def start_line_server(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    *,
+    name: str,
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    handshake_timeout: float,
+    line_limit: int,
+) -> asyncio.Server:
+    """A stream server for a line protocol (IMAP, POP3) on a freshly bound socket: with
+    ``tls`` the TLS handshake comes first (implicit TLS, RFC 8314 §3.3), bounded by
+    ``handshake_timeout``; lines are bounded by ``line_limit``. The socket is closed when
+    the server cannot start, so a failed start leaves no port held."""
+    sock = bind_listening_socket(name, host, port)
+    try:
+        return await asyncio.start_server(
+            serve,
+            sock=sock,
+            ssl=tls,
+            ssl_handshake_timeout=handshake_timeout if tls is not None else None,
+            limit=line_limit,
+        )
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _as_file(value: bytes | Path, scratch: Path) -> Path:

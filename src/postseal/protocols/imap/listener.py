@@ -13,7 +13,7 @@ import ssl
 
 from postseal.errors import ConfigError
 from postseal.protocols.shutdown import drain_sessions
-from postseal.protocols.tls import bind_listening_socket, check_server_context
+from postseal.protocols.tls import check_server_context, start_line_server
 
 from .session import ImapSession
 from .session_context import Authenticator, ListenerContext, MailboxAccess
@@ -84,20 +84,16 @@ class ImapListener:
         return self._context.gate.open_connections
 
     async def start(self) -> None:
-        sock = bind_listening_socket(self._kind, self._host, self._port)
-        implicit = self._kind == "imaps"
         limits = self._context.limits
-        try:
-            self._server = await asyncio.start_server(
-                self._serve,
-                sock=sock,
-                ssl=self._tls if implicit else None,
-                ssl_handshake_timeout=limits.tls_handshake_timeout if implicit else None,
-                limit=limits.max_line_length,
-            )
-        except BaseException:
-            sock.close()
-            raise
+        self._server = await start_line_server(
+            self._serve,
+            name=self._kind,
+            host=self._host,
+            port=self._port,
+            tls=self._tls if self._kind == "imaps" else None,
+            handshake_timeout=limits.tls_handshake_timeout,
+            line_limit=limits.max_line_length,
+        )
         log.info("%s listening on %s:%d", self._kind, self._host, self.port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -13,7 +13,7 @@ import logging
 import ssl
 
 from postseal.errors import ConfigError
-from postseal.protocols.tls import bind_listening_socket
+from postseal.protocols.tls import start_line_server
 from postseal.services.mailboxes import MailboxService
 from postseal.services.throttle import AuthThrottle
 
@@ -81,20 +81,16 @@ class Pop3Listener:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        sock = bind_listening_socket(self._kind, self._host, self._port)
-        implicit = self._kind == "pop3s"
         limits = self._context.limits
-        try:
-            self._server = await asyncio.start_server(
-                self._serve,
-                sock=sock,
-                ssl=self._tls if implicit else None,
-                ssl_handshake_timeout=limits.tls_handshake_timeout if implicit else None,
-                limit=limits.max_line_length,
-            )
-        except BaseException:
-            sock.close()
-            raise
+        self._server = await start_line_server(
+            self._serve,
+            name=self._kind,
+            host=self._host,
+            port=self._port,
+            tls=self._tls if self._kind == "pop3s" else None,
+            handshake_timeout=limits.tls_handshake_timeout,
+            line_limit=limits.max_line_length,
+        )
         log.info("%s listening on %s:%d", self._kind, self._host, self.port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
