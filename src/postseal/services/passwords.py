@@ -3,23 +3,45 @@
 A verification costs ~64 MiB and tens of milliseconds by design, so at most
 ``concurrency`` run at once; the rest wait. Passwords are bounded in length so a hostile
 client cannot make hashing itself the attack.
+
+Mail clients log in again and again with the same password (a session per folder
+check, per message sent), so a *successful* verification is remembered for
+:data:`VERIFIED_TTL` seconds, like saslauthd's credential cache and Dovecot's auth cache
+(ADR 0023): the memo holds an HMAC-SHA-256 of the stored hash and the password under a
+key drawn at start-up that never leaves the process, keyed by the stored hash — a new
+password (a new salt and hash) or an expired entry falls back to argon2. A wrong password
+never matches a memo and always pays the full argon2 cost, so timing tells an attacker
+nothing new; failures are never remembered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import hmac
 import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from postseal.errors import InputError
 
-__all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "PasswordService", "generate_password"]
+__all__ = [
+    "MAX_PASSWORD",
+    "MIN_PASSWORD",
+    "VERIFIED_TTL",
+    "PasswordService",
+    "generate_password",
+]
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
+VERIFIED_TTL = 300.0  # seconds a successful verification is remembered
+VERIFIED_MAX = 10_000  # remembered verifications, oldest dropped first
 
 
 def generate_password() -> str:
@@ -28,9 +50,21 @@ def generate_password() -> str:
 
 
 class PasswordService:
-    def __init__(self, *, concurrency: int = 2, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 2,
+        hasher: PasswordHasher | None = None,
+        remember_for: float = VERIFIED_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._hasher = hasher or PasswordHasher()
         self._slots = asyncio.Semaphore(concurrency)
+        self._remember_for = remember_for
+        self._clock = clock
+        self._memo_key = secrets.token_bytes(32)
+        # stored hash -> (HMAC of hash and password, monotonic expiry)
+        self._verified: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
 
     @staticmethod
     def check_acceptable(password: str) -> None:
@@ -51,13 +85,47 @@ class PasswordService:
         """True when ``password`` matches; a missing hash still costs one verification so
         timing does not reveal which accounts exist."""
         candidate = password[:MAX_PASSWORD]
+        if stored_hash is not None and self._remembered(stored_hash, candidate):
+            return True
         target = stored_hash or _dummy_hash()
         async with self._slots:
             try:
                 ok = await asyncio.to_thread(self._hasher.verify, target, candidate)
             except (VerificationError, InvalidHashError):
                 return False
-        return bool(ok) and stored_hash is not None
+        if not ok or stored_hash is None:
+            return False
+        self._remember(stored_hash, candidate)
+        return True
+
+    def forget(self) -> None:
+        """Drop every remembered verification (tests; an operator's emergency)."""
+        self._verified.clear()
+
+    def _mac(self, stored_hash: str, password: str) -> bytes:
+        message = stored_hash.encode() + b"\x00" + password.encode("utf-8", "surrogatepass")
+        return hmac.digest(self._memo_key, message, hashlib.sha256)
+
+    def _remembered(self, stored_hash: str, password: str) -> bool:
+        entry = self._verified.get(stored_hash)
+        if entry is None or self._remember_for <= 0:
+            return False
+        mac, expires = entry
+        if self._clock() >= expires:
+            self._verified.pop(stored_hash, None)
+            return False
+        return hmac.compare_digest(mac, self._mac(stored_hash, password))
+
+    def _remember(self, stored_hash: str, password: str) -> None:
+        if self._remember_for <= 0:
+            return
+        self._verified[stored_hash] = (
+            self._mac(stored_hash, password),
+            self._clock() + self._remember_for,
+        )
+        self._verified.move_to_end(stored_hash)
+        while len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
 
 
 @functools.cache
