@@ -118,7 +118,7 @@ class _Unreachable:
     """A store whose transactions cannot begin."""
 
     @contextlib.asynccontextmanager
-    async def begin(self, *, readonly: bool = False) -> AsyncIterator[Transaction]:
+    async def begin_batch(self) -> AsyncIterator[Transaction]:
         raise StoreError("cannot use the database: it went away")
         yield  # pragma: no cover
 

@@ -125,7 +125,7 @@ class CertificateService:
 
     async def get(self, serial: str) -> CertificateRecord:
         wanted = normalise_serial(serial)
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             record = await tx.certificates.get(wanted)
         if record is None:
             raise NotFoundError(
@@ -143,7 +143,7 @@ class CertificateService:
     async def ca_certificates(self) -> dict[CertificateRole, x509.Certificate]:
         """postseal's current CA certificates by role (the chain every signature carries);
         parsed once per PKI state token (:mod:`~postseal.services.pki_state`)."""
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             state = await pki_state.current(tx)
             if self._cas is not None and self._cas[0] == state:
                 return dict(self._cas[1])
@@ -156,7 +156,7 @@ class CertificateService:
         return result
 
     async def latest_crl(self, role: CertificateRole) -> CrlRecord | None:
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             ca = await tx.certificates.current_ca(role)
             return None if ca is None else await tx.crls.latest(ca.serial)
 
@@ -164,7 +164,7 @@ class CertificateService:
         """The user's newest certificate that is neither revoked nor expired; NotFoundError
         naming the fix otherwise."""
         now = self._clock()
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             user = await _require_user(tx, address)
             for record in await tx.certificates.list(user_id=user.id):
                 if record.revoked_at is None and record.not_before <= now < record.not_after:

@@ -103,7 +103,7 @@ class ContactService:
         """As :meth:`encryption_certificate`, and when postseal holds certificates for
         ``address`` but none is usable, why the newest one is not (the validation
         service's sentence, naming the fix)."""
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             records = await tx.contacts.list(address=address)
             context = await self._trust.context(tx)
         reason = None
@@ -127,7 +127,7 @@ class ContactService:
             return {}
         wanted = {a: c.fingerprint(hashes.SHA256()).hex() for a, c in certificates.items()}
         result: dict[str, tuple[str, ...] | None] = dict.fromkeys(wanted)
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             for address, fingerprint in wanted.items():
                 for record in await tx.contacts.list(address=address):
                     if record.fingerprint == fingerprint:

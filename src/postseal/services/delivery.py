@@ -249,7 +249,7 @@ class DeliveryService:
         return await self._commits.run(look_up)
 
     async def _idle_seconds(self, handled: int) -> float:
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             due = await tx.queue.next_due()
         poll = self._settings.poll_seconds
         if due is None:

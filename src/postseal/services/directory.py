@@ -164,7 +164,7 @@ class DirectoryService:
 
     async def get(self, address: str) -> UserDetails:
         canonical = str(parse_address(address))
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             user = await tx.users.get(canonical)
             if user is None:
                 raise NotFoundError(f"no user {canonical} in the directory")
@@ -201,7 +201,7 @@ class DirectoryService:
             canonical = str(parse_address(address))
         except InputError:
             canonical = ""
-        async with self._store.begin() as tx:
+        async with self._store.peek() as tx:
             user = await tx.users.get(canonical) if canonical else None
         ok = await self._passwords.verify(user.password_hash if user else None, password)
         return user if ok and user is not None and user.enabled else None
@@ -280,7 +280,7 @@ class DirectoryService:
         canonical = list(dict.fromkeys(str(parse_address(a)) for a in addresses))
         found: dict[str, x509.Certificate] = {}
         missing: list[str] = []
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             context = await self._trust.context(tx)
             entries = await tx.directory.published(canonical)
         for address in canonical:

@@ -169,7 +169,7 @@ class GroupCommit:
             else:
                 by_writer[id(entry.writer)] = [n]
                 steps.append(by_writer[id(entry.writer)])
-        async with self._store.begin() as tx:
+        async with self._store.begin_batch() as tx:
             for step in steps:
                 try:
                     first = batch[step[0]]
@@ -189,7 +189,7 @@ class GroupCommit:
         self._batches += 1
         self._units += 1
         try:
-            async with self._store.begin() as tx:
+            async with self._store.begin_batch() as tx:
                 if entry.unit is not None:
                     outcome = await entry.unit(tx)
                 else:

@@ -212,6 +212,6 @@ class MailboxCore:
         """Rights of ``user`` on an already found mailbox (None: the caller checked)."""
         if user is None or box.user_id == user.id:
             return
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             rights = await tx.mailboxes.rights_of(box.id, user.id)
         self._require(box, rights, need())

@@ -128,7 +128,7 @@ class SmimeService:
         at: datetime | None = None,
         harvest: bool = True,
     ) -> VerifyResult:
-        async with self._store.begin() as tx:
+        async with self._store.peek() as tx:
             context = await self._trust.context(tx)
         known = await self._contacts.certificates()
         result = await asyncio.to_thread(

@@ -159,7 +159,7 @@ class TrustService:
         usage: Usage,
         carried: Sequence[x509.Certificate] = (),
     ) -> ValidationResult:
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             context = await self.context(tx)
         return validate(cert, context, usage=usage, carried=carried)
 

@@ -82,7 +82,7 @@ class UserFactsCache:
                 missing.append(address)
         if not missing:
             return found
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             records = [await tx.users.get(address) for address in missing]
         now = self._clock()
         for address, record in zip(missing, records, strict=True):

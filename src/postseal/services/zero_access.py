@@ -145,7 +145,7 @@ class ZeroAccessService:
     async def status(self, address: str) -> ZeroAccessStatus:
         """The setting of ``address`` and whether its certificate validates now."""
         canonical = str(parse_address(address))
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             user = await _user(tx, canonical)
             record = await tx.zero_access.get(user.id)
             if record is None:
@@ -163,7 +163,7 @@ class ZeroAccessService:
         _, encrypted = smime_layers(field_value(message, "Content-Type") or "text/plain")
         if encrypted:
             return message
-        async with self._store.begin(readonly=True) as tx:
+        async with self._store.peek() as tx:
             context = await self._trust.context(tx)
         cert = x509.load_der_x509_certificate(record.certificate)
         verdict = validate(cert, context, usage=Usage.SMIME_ENCRYPT)

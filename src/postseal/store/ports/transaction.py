@@ -67,6 +67,18 @@ class Store(Protocol):
         """Open a transaction: commit on normal exit, roll back on exception."""
         ...
 
+    def peek(self) -> AbstractAsyncContextManager[Transaction]:
+        """A read-only transaction for a few point reads by key (never a listing or a
+        scan): where the store allows, it runs without waiting on other work (ADR 0023).
+        Writing in it fails."""
+        ...
+
+    def begin_batch(self) -> AbstractAsyncContextManager[Transaction]:
+        """A write transaction for the group commit's batches, as :meth:`begin`; where
+        the store allows, its statements run without waiting on other work and only the
+        commit does (ADR 0023)."""
+        ...
+
     @property
     def reads(self) -> MailboxReads:
         """The mailbox read path: single reads that need no transaction (ADR 0017)."""

@@ -51,6 +51,7 @@ from postseal.store.sql.schema import (
     require_head,
     upgrade_engine,
 )
+from postseal.store.sql.sqlite_inline import SqliteInline
 from postseal.store.sql.sqlite_reads import SqliteMailboxReads
 from postseal.store.sql.trust import SqlImportedCrlRepository, SqlTrustRepository
 from postseal.store.sql.users import SqlDirectoryRepository, SqlUserRepository
@@ -161,6 +162,7 @@ class SqlStore:
         self._reads: SqliteMailboxReads | EngineMailboxReads = (
             EngineMailboxReads(engine) if path is None else SqliteMailboxReads(engine.url, path)
         )
+        self._inline = None if path is None else SqliteInline(engine.url, path)
 
     @property
     def dialect(self) -> str:
@@ -178,6 +180,32 @@ class SqlStore:
         async with transaction(self._engine, doing="use", readonly=readonly) as connection:
             yield SqlTransaction(connection)
 
+    @asynccontextmanager
+    async def peek(self) -> AsyncIterator[SqlTransaction]:
+        """A read-only transaction for a few point reads (rows by key, never a scan).
+
+        On SQLite it runs on the calling thread without suspending (ADR 0023,
+        :mod:`~postseal.store.sql.sqlite_inline`); on PostgreSQL it is
+        ``begin(readonly=True)``. Writing in it fails."""
+        if self._inline is None:
+            async with self.begin(readonly=True) as tx:
+                yield tx
+            return
+        async with self._inline.read() as connection:
+            yield SqlTransaction(connection)
+
+    @asynccontextmanager
+    async def begin_batch(self) -> AsyncIterator[SqlTransaction]:
+        """A write transaction for the group commit, as :meth:`begin`. On SQLite its
+        statements run on the calling thread and only the commit waits in a worker
+        (ADR 0023, :mod:`~postseal.store.sql.sqlite_inline`)."""
+        if self._inline is None:
+            async with self.begin() as tx:
+                yield tx
+            return
+        async with self._inline.write() as connection:
+            yield SqlTransaction(connection)
+
     @property
     def reads(self) -> SqliteMailboxReads | EngineMailboxReads:
         """:class:`~postseal.store.ports.mailbox_reads.MailboxReads`: each read a call of
@@ -189,6 +217,8 @@ class SqlStore:
         try:
             await self._reads.close()
         finally:
+            if self._inline is not None:
+                self._inline.close()
             await self._engine.dispose()
 
 
