@@ -17,13 +17,12 @@ Everything here is synchronous and CPU-bound; the service runs large bodies thro
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
 
 from postseal.custody import MasterKey, sealing
 from postseal.mail.structure import parse, to_summary
+from postseal.services.offload import OFFLOAD_BYTES, offload
 from postseal.store.ports import (
     Mailbox,
     MessageKeys,
@@ -46,19 +45,6 @@ __all__ = [
     "summarise",
     "summary_label",
 ]
-
-OFFLOAD_BYTES = 256 * 1024
-"""Bodies above this size are sealed and opened in a worker thread."""
-
-_T = TypeVar("_T")
-
-
-async def offload(size: int, work: Callable[[], _T]) -> _T:
-    """``work()`` inline for small messages, in a worker thread for large ones (AES-GCM
-    and MIME parsing of a 25 MB message would otherwise stall every session)."""
-    if size > OFFLOAD_BYTES:
-        return await asyncio.to_thread(work)
-    return work()
 
 
 def new_mailbox(

@@ -2,7 +2,8 @@
 
 The pure engine is :mod:`postseal.smime`; this module brings the keys held under the
 master key, the directory, the trust store and the harvested contacts to it, and runs the
-CPU-bound work in a worker thread.
+CPU-bound work on the event loop for messages up to 64 KB, in a worker thread above
+(:mod:`postseal.services.offload`).
 
 - **sign** with the sender's current certificate; no valid certificate is a PolicyError
   naming the address and the fix (the seed's "no digital ID" error), nothing produced.
@@ -17,11 +18,12 @@ CPU-bound work in a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
@@ -33,6 +35,7 @@ from postseal.services.certificates import CertificateService
 from postseal.services.clock import Clock
 from postseal.services.contacts import ContactService
 from postseal.services.directory import DirectoryService
+from postseal.services.offload import SMIME_INLINE_BYTES, offload
 from postseal.services.trust import TrustService
 from postseal.smime import decrypt as smime_decrypt
 from postseal.smime import encrypt as smime_encrypt
@@ -110,7 +113,7 @@ class SmimeService:
         cert = x509.load_der_x509_certificate(record.der)
         cas = await self._certs.ca_certificates()
         chain = [cas[CertificateRole.ISSUING]] if CertificateRole.ISSUING in cas else []
-        return await asyncio.to_thread(
+        work = partial(
             smime_sign,
             content,
             signer_cert=cert,
@@ -119,6 +122,7 @@ class SmimeService:
             signing_time=self._clock(),
             opaque=opaque,
         )
+        return await offload(len(content), work, above=SMIME_INLINE_BYTES)
 
     async def verify(
         self,
@@ -131,7 +135,8 @@ class SmimeService:
         async with self._store.peek() as tx:
             context = await self._trust.context(tx)
         known = await self._contacts.certificates()
-        result = await asyncio.to_thread(
+        result = await _offload(
+            message,
             smime_verify,
             message,
             validate_chain=chain_validator(context),
@@ -218,16 +223,16 @@ class SmimeService:
             list(dict.fromkeys(str(parse_address(a)) for a in wanted))
         )
         if not sign:
-            return await asyncio.to_thread(
-                smime_encrypt.encrypt, message, recipients=recipients, cipher=cipher
+            return await _offload(
+                message, smime_encrypt.encrypt, message, recipients=recipients, cipher=cipher
             )
         if sender is None:
             raise PolicyError("signing needs a sender", hint="give --from EMAIL with --sign")
         # the inner entity comes back canonical: the signer does not scan it again
-        outer, inner = await asyncio.to_thread(smime_sign_encrypt.split_for_signing, message)
+        outer, inner = await _offload(message, smime_sign_encrypt.split_for_signing, message)
         signed = await self.sign(inner, as_address=sender)
-        return await asyncio.to_thread(
-            smime_encrypt.envelope, outer, signed, recipients=recipients, cipher=cipher
+        return await _offload(
+            signed, smime_encrypt.envelope, outer, signed, recipients=recipients, cipher=cipher
         )
 
     async def decrypt(self, message: bytes, *, as_address: str) -> DecryptOutcome:
@@ -248,8 +253,8 @@ class SmimeService:
             ):
                 continue
             try:
-                result = await asyncio.to_thread(
-                    smime_decrypt.decrypt, message, key=key, certificate=cert
+                result = await _offload(
+                    message, smime_decrypt.decrypt, message, key=key, certificate=cert
                 )
             except smime_decrypt.NotAddressedError as exc:
                 failure = exc
@@ -258,3 +263,12 @@ class SmimeService:
             return DecryptOutcome(result, inner)
         assert failure is not None
         raise failure
+
+
+_R = TypeVar("_R")
+
+
+async def _offload(message: bytes, work: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
+    """``work(*args, **kwargs)`` on the loop for a message of at most 64 KB, else in a
+    worker thread."""
+    return await offload(len(message), partial(work, *args, **kwargs), above=SMIME_INLINE_BYTES)

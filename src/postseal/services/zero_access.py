@@ -27,10 +27,10 @@ decryption by policy never runs for them):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -42,6 +42,7 @@ from postseal.pki import trust as pki_trust
 from postseal.pki.validation import Usage, ValidationStatus, validate
 from postseal.policy import smime_layers
 from postseal.services.clock import Clock
+from postseal.services.offload import SMIME_INLINE_BYTES, offload
 from postseal.services.trust import TrustService
 from postseal.smime import encrypt as smime_encrypt
 from postseal.smime.sign import certificate_addresses
@@ -177,7 +178,8 @@ class ZeroAccessService:
                 " `postseal mailbox zero-access EMAIL --certificate FILE`",
             )
         recipient = smime_encrypt.Recipient(canonical, cert)
-        result = await asyncio.to_thread(smime_encrypt.encrypt, message, recipients=[recipient])
+        work = partial(smime_encrypt.encrypt, message, recipients=[recipient])
+        result = await offload(len(message), work, above=SMIME_INLINE_BYTES)
         return result.message
 
 
