@@ -338,23 +338,22 @@ class SqlMailboxRepository(MailboxTransfer, MailboxAccess):
         ]
         await execute(
             self._connection,
-            insert(messages).values(
-                [
-                    {
-                        "mailbox_id": mailbox_id,
-                        "uid": record.uid,
-                        "email_id": record.email_id,
-                        "internal_date": record.internal_date,
-                        "size": record.size,
-                        "flags": " ".join(record.flags),
-                        "message_id_hash": record.message_id_hash,
-                        "modseq": record.modseq,
-                        "wrapped_key": bytes(message.body.wrapped_key),
-                        "ciphertext": bytes(message.body.ciphertext),
-                    }
-                    for record, message in zip(stored, messages_, strict=True)
-                ]
-            ),
+            insert(messages),
+            [
+                {
+                    "mailbox_id": mailbox_id,
+                    "uid": record.uid,
+                    "email_id": record.email_id,
+                    "internal_date": record.internal_date,
+                    "size": record.size,
+                    "flags": " ".join(record.flags),
+                    "message_id_hash": record.message_id_hash,
+                    "modseq": record.modseq,
+                    "wrapped_key": bytes(message.body.wrapped_key),
+                    "ciphertext": bytes(message.body.ciphertext),
+                }
+                for record, message in zip(stored, messages_, strict=True)
+            ],
         )
         sealed_summaries = [
             {
@@ -367,7 +366,7 @@ class SqlMailboxRepository(MailboxTransfer, MailboxAccess):
             if message.summary is not None
         ]
         if sealed_summaries:
-            await self._connection.execute(insert(summaries).values(sealed_summaries))
+            await execute(self._connection, insert(summaries), sealed_summaries)
         await notify(self._connection, mailbox_id)
         return stored
 

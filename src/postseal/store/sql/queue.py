@@ -59,8 +59,8 @@ _INSERT_MESSAGE = {
     "postgresql": postgresql.insert(queue_messages).on_conflict_do_nothing(index_elements=["id"]),
 }
 _INSERT_RECIPIENTS = insert(queue_recipients)
-# 8 columns a recipient row: far below SQLite's limit of 32,766 bound parameters
-_ROWS_PER_INSERT = 1000
+# Keys in one IN (...) list: far below SQLite's limit of 32,766 bound parameters
+_KEYS_PER_STATEMENT = 1000
 
 
 class SqlQueueRepository:
@@ -98,8 +98,8 @@ class SqlQueueRepository:
             rows[message.id] = row
         if not rows:
             return refused
-        statement = _INSERT_MESSAGE[self._connection.dialect.name].values(list(rows.values()))
-        result = await execute(self._connection, statement.returning(queue_messages.c.id))
+        statement = _INSERT_MESSAGE[self._connection.dialect.name].returning(queue_messages.c.id)
+        result = await execute(self._connection, statement, list(rows.values()))
         inserted = set(result.scalars())
         recipient_rows = []
         for n, (message, _, recipients) in enumerate(entries):
@@ -121,9 +121,8 @@ class SqlQueueRepository:
                 }
                 for r in recipients
             ]
-        for start in range(0, len(recipient_rows), _ROWS_PER_INSERT):
-            chunk = recipient_rows[start : start + _ROWS_PER_INSERT]
-            await execute(self._connection, _INSERT_RECIPIENTS.values(chunk))
+        if recipient_rows:
+            await execute(self._connection, _INSERT_RECIPIENTS, recipient_rows)
         return refused
 
     async def release_leases(self, *, owner_prefix: str) -> int:
@@ -215,8 +214,8 @@ class SqlQueueRepository:
             "lease_until": None,
         }
         done: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), _ROWS_PER_INSERT):
-            chunk = list(keys[start : start + _ROWS_PER_INSERT])
+        for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+            chunk = list(keys[start : start + _KEYS_PER_STATEMENT])
             statement = (
                 update(queue_recipients)
                 .where(

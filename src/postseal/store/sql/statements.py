@@ -45,11 +45,16 @@ def upsert(
     )
 
 
-async def execute(connection: AsyncConnection, statement: Executable) -> CursorResult[Any]:
-    """Execute; a value a column type refuses (a naive datetime) raises its ``ValueError``
-    instead of SQLAlchemy's wrapper, which would quote the statement."""
+async def execute(
+    connection: AsyncConnection,
+    statement: Executable,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+) -> CursorResult[Any]:
+    """Execute — with ``rows``, once per row as one batch (``executemany``: compiled
+    once, however many rows); a value a column type refuses (a naive datetime) raises its
+    ``ValueError`` instead of SQLAlchemy's wrapper, which would quote the statement."""
     try:
-        return await connection.execute(statement)
+        return await connection.execute(statement, rows)
     except StatementError as exc:
         if isinstance(exc.orig, ValueError | TypeError) and not isinstance(exc, DBAPIError):
             raise exc.orig from None
