@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 
 from postseal.services.passwords import PasswordService
@@ -93,3 +95,18 @@ async def test_forget_drops_every_memo() -> None:
     service.forget()
     assert await service.verify(stored, "correct horse battery")
     assert hasher.verifications == 2
+
+
+async def test_concurrent_logins_with_one_password_share_one_verification() -> None:
+    hasher = _CountingHasher()
+    service = PasswordService(hasher=hasher)
+    stored = _FAST.hash("correct horse battery")
+    good = await asyncio.gather(
+        *(service.verify(stored, "correct horse battery") for _ in range(5))
+    )
+    assert good == [True] * 5
+    assert hasher.verifications == 1
+    bad = [service.verify(stored, "wrong horse battery") for _ in range(3)]
+    other = service.verify(stored, "another wrong one")
+    assert await asyncio.gather(*bad, other) == [False] * 4
+    assert hasher.verifications == 3  # one per distinct password

@@ -11,7 +11,8 @@ check, per message sent), so a *successful* verification is remembered for
 key drawn at start-up that never leaves the process, keyed by the stored hash — a new
 password (a new salt and hash) or an expired entry falls back to argon2. A wrong password
 never matches a memo and always pays the full argon2 cost, so timing tells an attacker
-nothing new; failures are never remembered.
+nothing new; failures are never remembered. Sessions that log in at the same moment
+with the same password (a client opening several) wait for one argon2 run together.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class PasswordService:
         self._memo_key = secrets.token_bytes(32)
         # stored hash -> (HMAC of hash and password, monotonic expiry)
         self._verified: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        # (stored hash, HMAC) -> the argon2 verification under way for them
+        self._running: dict[tuple[str, bytes], asyncio.Future[bool]] = {}
 
     @staticmethod
     def check_acceptable(password: str) -> None:
@@ -83,46 +86,63 @@ class PasswordService:
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; a missing hash still costs one verification so
-        timing does not reveal which accounts exist."""
+        timing does not reveal which accounts exist. Concurrent verifications of the same
+        password against the same hash share one argon2 run (sessions of one client
+        logging in at once)."""
         candidate = password[:MAX_PASSWORD]
-        if stored_hash is not None and self._remembered(stored_hash, candidate):
-            return True
-        target = stored_hash or _dummy_hash()
-        async with self._slots:
-            try:
-                ok = await asyncio.to_thread(self._hasher.verify, target, candidate)
-            except (VerificationError, InvalidHashError):
-                return False
-        if not ok or stored_hash is None:
+        if stored_hash is None:
+            await self._argon2(_dummy_hash(), candidate)
             return False
-        self._remember(stored_hash, candidate)
-        return True
+        mac = self._mac(stored_hash, candidate)
+        if self._remembered(stored_hash, mac):
+            return True
+        return await asyncio.shield(self._verification(stored_hash, candidate, mac))
 
     def forget(self) -> None:
         """Drop every remembered verification (tests; an operator's emergency)."""
         self._verified.clear()
 
+    def _verification(self, stored_hash: str, candidate: str, mac: bytes) -> asyncio.Future[bool]:
+        key = (stored_hash, mac)
+        running = self._running.get(key)
+        if running is not None:
+            return running
+        running = asyncio.ensure_future(self._argon2(stored_hash, candidate))
+        self._running[key] = running
+
+        def settle(done: asyncio.Future[bool]) -> None:
+            self._running.pop(key, None)
+            if not done.cancelled() and done.exception() is None and done.result():
+                self._remember(stored_hash, mac)
+
+        running.add_done_callback(settle)
+        return running
+
+    async def _argon2(self, target: str, candidate: str) -> bool:
+        async with self._slots:
+            try:
+                return bool(await asyncio.to_thread(self._hasher.verify, target, candidate))
+            except (VerificationError, InvalidHashError):
+                return False
+
     def _mac(self, stored_hash: str, password: str) -> bytes:
         message = stored_hash.encode() + b"\x00" + password.encode("utf-8", "surrogatepass")
         return hmac.digest(self._memo_key, message, hashlib.sha256)
 
-    def _remembered(self, stored_hash: str, password: str) -> bool:
+    def _remembered(self, stored_hash: str, mac: bytes) -> bool:
         entry = self._verified.get(stored_hash)
         if entry is None or self._remember_for <= 0:
             return False
-        mac, expires = entry
+        remembered, expires = entry
         if self._clock() >= expires:
             self._verified.pop(stored_hash, None)
             return False
-        return hmac.compare_digest(mac, self._mac(stored_hash, password))
+        return hmac.compare_digest(remembered, mac)
 
-    def _remember(self, stored_hash: str, password: str) -> None:
+    def _remember(self, stored_hash: str, mac: bytes) -> None:
         if self._remember_for <= 0:
             return
-        self._verified[stored_hash] = (
-            self._mac(stored_hash, password),
-            self._clock() + self._remember_for,
-        )
+        self._verified[stored_hash] = (mac, self._clock() + self._remember_for)
         self._verified.move_to_end(stored_hash)
         while len(self._verified) > VERIFIED_MAX:
             self._verified.popitem(last=False)
