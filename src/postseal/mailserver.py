@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("postseal.mail")
-RELAY_CONCURRENCY = 4  # remote transactions a queue runner has open at once
+RELAY_CONCURRENCY = 10  # remote transactions a queue runner has open at once (Postfix: 5 to 20)
 SMTP_LISTENERS = ("smtp", "submission", "submissions")
 IMAP_LISTENERS = ("imap", "imaps")
 POP3_LISTENERS = ("pop3", "pop3s")

@@ -72,8 +72,8 @@ NO_RELAY = "no way out for remote mail: set relay.smart_host, or relay.direct = 
 
 @runtime_checkable
 class KeepsConnections(Protocol):
-    """A relay that keeps connections between sends (``SmtpRelay(reuse=…)``): told when a
-    pass is over, so that none outlives the burst it served."""
+    """A relay that keeps connections between sends (``SmtpRelay(reuse=…)``): told when
+    the runner goes idle, so that none outlives the burst it served."""
 
     async def close_idle(self) -> None: ...
 
@@ -180,7 +180,11 @@ class DeliveryService:
                 log.exception("queue run failed; retrying in %s s", self._settings.poll_seconds)
                 delay = self._settings.poll_seconds
             if delay > 0:
+                # Connections are kept from pass to pass while mail keeps coming, and
+                # closed when the runner has nothing to do for now.
+                await self._close_idle_connections()
                 await _wait_any((stop, self._wake), seconds=delay)
+        await self._close_idle_connections()
 
     async def run_once(self) -> int:
         """One pass: lease the due recipients and settle them; how many were handled.
@@ -210,12 +214,16 @@ class DeliveryService:
         outward = [item for item, remote in zip(claimed, handled, strict=True) if remote]
         if outward:
             slots = asyncio.Semaphore(self._relay_concurrency)
-            try:
-                await asyncio.gather(*(self._relay_one(item, slots) for item in outward))
-            finally:
-                if isinstance(self._relay, KeepsConnections):
-                    await self._relay.close_idle()
+            await asyncio.gather(*(self._relay_one(item, slots) for item in outward))
         return sum(len(item.recipients) for item in claimed)
+
+    async def _close_idle_connections(self) -> None:
+        """Close the relay's kept connections: the burst they served is over."""
+        if isinstance(self._relay, KeepsConnections):
+            try:
+                await self._relay.close_idle()
+            except Exception:
+                log.exception("could not close the relay's idle connections")
 
     async def _inboxes(
         self, claimed: Sequence[ClaimedMessage], now: datetime
