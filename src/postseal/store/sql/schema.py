@@ -91,14 +91,15 @@ async def upgrade_engine(engine: AsyncEngine) -> str:
 
 async def read_status(engine: AsyncEngine) -> SchemaStatus:
     """The database's revision next to this postseal's head."""
-    async with transaction(engine, doing="read the schema of") as connection:
+    async with transaction(engine, doing="read the schema of", readonly=True) as connection:
         current = await connection.run_sync(_current)
     return SchemaStatus(current=current, head=head_revision())
 
 
 async def require_head(engine: AsyncEngine) -> None:
     """:class:`StoreError` unless the database is at this postseal's head revision."""
-    async with transaction(engine, doing="open") as connection:
+    # Read-only: opening the store must not queue for the write lock behind a busy server.
+    async with transaction(engine, doing="open", readonly=True) as connection:
         current = await connection.run_sync(_current)
         has_tables = current is not None or bool(
             await connection.run_sync(lambda sync: inspect(sync).get_table_names())
