@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -189,15 +190,28 @@ async def _tls_context(core: CoreServices) -> ssl.SSLContext:
 
 
 async def start_smtp_listeners(
-    stack: contextlib.AsyncExitStack, core: CoreServices, settings: Settings, mail: MailServices
-) -> dict[str, int]:
-    """Start every configured SMTP listener inside ``stack``; name → bound port.
+    stack: contextlib.AsyncExitStack,
+    core: CoreServices,
+    settings: Settings,
+    mail: MailServices,
+    *,
+    inherited: Mapping[str, socket.socket] | None = None,
+) -> dict[str, SmtpListener]:
+    """Start every configured SMTP listener inside ``stack``; name → listener.
 
-    Registered first, so it runs after the listeners have stopped (their commits in
-    progress answered) and before the store closes: the group commit finishes what it
-    was handed, the queue runner's last settlements included."""
+    With ``inherited`` (an SMTP worker process, ADR 0024) exactly those listening sockets
+    are served, by name, and nothing is bound. Registered first, so it runs after the
+    listeners have stopped (their commits in progress answered) and before the store
+    closes: the group commit finishes what it was handed, the queue runner's last
+    settlements included."""
     stack.push_async_callback(mail.commits.drain)
-    wanted = [a for a in settings.listen if a.name in SMTP_LISTENERS]
+    wanted: list[tuple[str, str, int, socket.socket | None]]
+    if inherited is None:
+        wanted = [
+            (a.name, a.host, a.port, None) for a in settings.listen if a.name in SMTP_LISTENERS
+        ]
+    else:
+        wanted = [(name, "", 0, sock) for name, sock in inherited.items()]
     if not wanted:
         return {}
     tls = await _tls_context(core)
@@ -205,21 +219,22 @@ async def start_smtp_listeners(
         max_message_size=settings.mail.max_message_bytes,
         max_recipients=settings.mail.max_recipients,
     )
-    bound = {}
-    for address in wanted:
+    started = {}
+    for name, host, port, sock in wanted:
         listener = SmtpListener(
-            address.name,
+            name,
             mail.intake,
-            host=address.host,
-            port=address.port,
+            host=host,
+            port=port,
             hostname=mail.hostname,
             tls=tls,
             limits=limits,
+            sock=sock,
         )
         await listener.start()
         stack.push_async_callback(listener.stop)
-        bound[address.name] = listener.port
-    return bound
+        started[name] = listener
+    return started
 
 
 def _authenticator(

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
+import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +51,7 @@ from postseal.services.setup import InitRequest, InitResult, SetupService, check
 from postseal.services.smime import SmimeService
 from postseal.services.templates import TemplateService
 from postseal.services.trust import TrustService
+from postseal.smtp_workers import SmtpWorkers, watch_parent
 from postseal.store.ports import CertificateRole, Store
 from postseal.store.sql import check, open_store, upgrade
 
@@ -255,7 +259,17 @@ async def serve(
         bound: dict[str, int] = {}
         mail = build_mail_services(services, settings)
         await services.policy.refresh(mail.rules)  # before the first message is accepted
-        bound.update(await start_smtp_listeners(stack, services, settings, mail))
+        smtp = await start_smtp_listeners(stack, services, settings, mail)
+        bound.update({name: listener.port for name, listener in smtp.items()})
+        if smtp and settings.mail.smtp_processes > 1:
+            workers = SmtpWorkers(
+                settings,
+                environ,
+                {name: listener.fileno() for name, listener in smtp.items()},
+                count=settings.mail.smtp_processes - 1,
+            )
+            await workers.start()
+            stack.push_async_callback(workers.stop)  # before the listeners stop
         bound.update(await start_mailbox_listeners(stack, services, settings, mail))
         prefix = urlsplit(services.meta.get("pki_url", "")).path or "/pki"
         for address in settings.listen:
@@ -298,6 +312,55 @@ async def serve(
         log.info("postseal serving %s", ", ".join(f"{k}:{v}" for k, v in bound.items()))
         if ready is not None:
             ready(bound)
+        await stop.wait()
+    await _reap_stragglers()
+
+
+async def serve_smtp_worker(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    number: int,
+    inherited: Mapping[str, int],
+    parent: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve the inherited SMTP listening sockets (name → descriptor) as worker
+    ``number`` of ``postseal serve`` (ADR 0024, :mod:`postseal.smtp_workers`): the mail
+    path and a queue runner of its own, nothing else. Stops on SIGTERM, or when serve
+    (``parent``, its pid) is gone."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    parent = parent or os.getppid()
+    if os.getppid() != parent:
+        log.warning("serve (pid %d) is gone before this SMTP worker started", parent)
+        return
+    node = settings.queue.node_id or socket.gethostname()
+    queue = dataclasses.replace(settings.queue, node_id=f"{node}.smtp{number}")
+    settings = dataclasses.replace(settings, queue=queue)
+    async with contextlib.AsyncExitStack() as stack:
+        services = await stack.enter_async_context(open_services(settings, environ))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+                stack.callback(loop.remove_signal_handler, sig)
+        mail = build_mail_services(services, settings)
+        await services.policy.refresh(mail.rules)
+        sockets = {name: socket.socket(fileno=fd) for name, fd in inherited.items()}
+        await start_smtp_listeners(stack, services, settings, mail, inherited=sockets)
+        jobs = [
+            asyncio.create_task(mail.delivery.run(stop), name="queue runner"),
+            asyncio.create_task(
+                services.policy.watch(mail.rules, interval=POLICY_POLL_SECONDS),
+                name="policy reload",
+            ),
+            asyncio.create_task(watch_parent(parent, stop), name="parent watch"),
+        ]
+        for job in jobs:
+            stack.callback(job.cancel)
+        gc.collect()
+        gc.freeze()
+        log.info("SMTP worker %d (pid %d) serving %s", number, os.getpid(), ", ".join(sockets))
         await stop.wait()
     await _reap_stragglers()
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from postseal.cli.context import Context
 from postseal.config.loader import describe
-from postseal.errors import StoreError
+from postseal.errors import ConfigError, StoreError
 from postseal.pki.keys import KEY_TYPES, parse_key_type
-from postseal.runtime import initialise, serve
+from postseal.runtime import initialise, serve, serve_smtp_worker
 from postseal.services.setup import InitRequest
 from postseal.store.sql import check, upgrade
 
@@ -34,6 +34,10 @@ def register(groups: Any) -> None:
     run.add_argument(
         "--listen", action="append", metavar="NAME=HOST:PORT", help="e.g. http=127.0.0.1:8080"
     )
+    # serve starts its SMTP workers with these (mail.smtp_processes, ADR 0024)
+    run.add_argument("--smtp-worker", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--inherit", action="append", default=[], help=argparse.SUPPRESS)
+    run.add_argument("--serve-pid", type=int, help=argparse.SUPPRESS)
     run.set_defaults(handler=_serve)
 
     config = groups.add_parser("config", help="effective configuration").add_subparsers(
@@ -84,6 +88,22 @@ async def _init(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    if args.smtp_worker is not None:
+        inherited = {}
+        for item in args.inherit:
+            name, _, fd = item.partition("=")
+            if not fd.isdigit():
+                raise ConfigError(f"--inherit {item!r}: expected NAME=DESCRIPTOR")
+            inherited[name] = int(fd)
+        await serve_smtp_worker(
+            ctx.settings,
+            ctx.environ,
+            number=args.smtp_worker,
+            inherited=inherited,
+            parent=args.serve_pid,
+        )
+        return 0
+
     def ready(bound: dict[str, int]) -> None:
         where = ", ".join(
             f"{a.name} on {a.host}:{bound.get(a.name, a.port)}" for a in ctx.settings.listen

@@ -203,6 +203,11 @@ KEYS: dict[str, _Key] = {
         "transport agents in run order: built-in names, entry points or pkg.module:factory",
     ),
     "mail.agent_options": _Key(lambda _: {}, _policy, "per-agent options, a table per agent name"),
+    "mail.smtp_processes": _Key(
+        lambda _: 1,
+        _integer(1, 32),
+        "processes accepting SMTP: serve's own, plus workers sharing its listening sockets",
+    ),
     "relay.smart_host": _Key(
         lambda _: "", _host_port, "HOST:PORT of the smart host for remote mail"
     ),
@@ -366,6 +371,7 @@ def load_settings(
             clamd=values["mail.clamd"],
             agents=values["mail.agents"],
             agent_options=values["mail.agent_options"],
+            smtp_processes=values["mail.smtp_processes"],
         ),
         relay=RelaySettings(
             smart_host=values["relay.smart_host"],

@@ -59,6 +59,7 @@ class MailSettings:
     clamd: str = ""  # "unix:/path", "tcp:HOST:PORT", or "" for none
     agents: tuple[str, ...] = ("disclaimer", "subject-tag")  # transport agents, in order
     agent_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    smtp_processes: int = 1  # processes accepting on the SMTP listeners (ADR 0024)
 
 
 @dataclass(frozen=True, slots=True)

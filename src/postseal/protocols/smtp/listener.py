@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 
 from postseal.errors import ConfigError
@@ -33,6 +34,9 @@ class SmtpListener:
     on ``smtp``, required before AUTH or MAIL on ``submission``, implicit on
     ``submissions``. ``hostname`` is the name in the greeting and EHLO reply.
     ``shutdown_grace`` bounds how long :meth:`stop` waits for messages being accepted.
+    With ``sock`` it serves an already listening socket (one inherited from the process
+    that bound it, ADR 0024) instead of binding ``host``:``port``; :meth:`fileno` gives
+    the listening socket's descriptor to pass on.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class SmtpListener:
         tls: ssl.SSLContext,
         limits: Limits | None = None,
         shutdown_grace: float = 10.0,
+        sock: socket.socket | None = None,
     ) -> None:
         try:
             self._kind = Listener(kind)
@@ -70,6 +75,9 @@ class SmtpListener:
             starttls=None if implicit else tls,
         )
         self._server: asyncio.Server | None = None
+        self._sock = sock
+        if sock is not None:  # named after the socket it serves, for the logs
+            self._host, self._port = sock.getsockname()[:2]
 
     @property
     def kind(self) -> Listener:
@@ -86,8 +94,14 @@ class SmtpListener:
     def open_connections(self) -> int:
         return self._context.gate.open_connections
 
+    def fileno(self) -> int:
+        """The listening socket's descriptor (started listeners only)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError(f"the {self._kind} listener is not started")
+        return int(self._server.sockets[0].fileno())
+
     async def start(self) -> None:
-        sock = bind_listening_socket(str(self._kind), self._host, self._port)
+        sock = self._sock or bind_listening_socket(str(self._kind), self._host, self._port)
         implicit = self._kind is Listener.SUBMISSIONS
         loop = asyncio.get_running_loop()
         try:
