@@ -249,13 +249,9 @@ async def serve(
 ) -> None:
     """Run every configured listener and the periodic jobs until a signal or ``stop``."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as stack:
         services = await stack.enter_async_context(open_services(settings, environ, migrate=True))
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-                stack.callback(loop.remove_signal_handler, sig)
+        _stop_on_signals(stack, stop)
         bound: dict[str, int] = {}
         mail = build_mail_services(services, settings)
         await services.policy.refresh(mail.rules)  # before the first message is accepted
@@ -330,7 +326,6 @@ async def serve_smtp_worker(
     path and a queue runner of its own, nothing else. Stops on SIGTERM, or when serve
     (``parent``, its pid) is gone."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
     parent = parent or os.getppid()
     if os.getppid() != parent:
         log.warning("serve (pid %d) is gone before this SMTP worker started", parent)
@@ -340,10 +335,7 @@ async def serve_smtp_worker(
     settings = dataclasses.replace(settings, queue=queue)
     async with contextlib.AsyncExitStack() as stack:
         services = await stack.enter_async_context(open_services(settings, environ))
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-                stack.callback(loop.remove_signal_handler, sig)
+        _stop_on_signals(stack, stop)
         mail = build_mail_services(services, settings)
         await services.policy.refresh(mail.rules)
         sockets = {name: socket.socket(fileno=fd) for name, fd in inherited.items()}
@@ -363,6 +355,15 @@ async def serve_smtp_worker(
         log.info("SMTP worker %d (pid %d) serving %s", number, os.getpid(), ", ".join(sockets))
         await stop.wait()
     await _reap_stragglers()
+
+
+def _stop_on_signals(stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop`` while ``stack`` is open."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            stack.callback(loop.remove_signal_handler, sig)
 
 
 async def _reap_stragglers(grace: float = 5.0) -> None:
