@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from postseal.errors import ConflictError
+from postseal.errors import ConflictError, StoreError
 from postseal.store.ports import NewUser
 from postseal.store.sql import SqlStore, open_store
 
@@ -181,3 +181,22 @@ async def test_begin_batch_waits_for_another_writer_instead_of_failing(
             assert await tx.meta.get("second") == "2"
     finally:
         await other.close()
+
+
+@sqlite_only
+async def test_begin_batch_that_never_gets_the_lock_is_a_store_error(
+    url: str, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN goes to the driver directly; its error still reads as the store's."""
+    monkeypatch.setattr("postseal.store.sql.sqlite_inline.SQLITE_BUSY_TIMEOUT_MS", 50)
+    other = await open_store(url)
+    try:
+        async with other.begin() as tx:
+            await tx.meta.set("held", "1")
+            with pytest.raises(StoreError, match="locked"):
+                async with store.begin_batch() as mine:
+                    await mine.meta.set("k", "v")
+    finally:
+        await other.close()
+    async with store.peek() as tx:
+        assert await tx.meta.get("k") is None

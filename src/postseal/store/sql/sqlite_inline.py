@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 from urllib.parse import quote
@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.sql import Executable
 
-from postseal.store.sql.engine import SQLITE_BUSY_TIMEOUT_MS, store_errors
+from postseal.store.sql.engine import SQLITE_BUSY_TIMEOUT_MS, store_errors, unreachable
 
 __all__ = ["INLINE_CONNECTIONS", "InlineConnection", "SqliteInline"]
 
@@ -168,19 +168,30 @@ class SqliteInline:
         try:
             with store_errors(self._url, doing="use"):
                 driver = _driver(sync)
-                await _at_once_or_waiting(sync, lambda: driver.execute("BEGIN IMMEDIATE"))
+                with self._driver_errors():
+                    await _at_once_or_waiting(sync, lambda: driver.execute("BEGIN IMMEDIATE"))
                 try:
                     yield _as_async(sync)
                 except BaseException:
                     driver.rollback()
                     raise
-                await asyncio.to_thread(driver.commit)
+                with self._driver_errors():
+                    await asyncio.to_thread(driver.commit)
         finally:
             sync.close()
 
     def close(self) -> None:
         self._reader.dispose()
         self._writer.dispose()
+
+    @contextmanager
+    def _driver_errors(self) -> Iterator[None]:
+        """sqlite3's own errors (BEGIN and COMMIT go to the driver directly, past
+        SQLAlchemy's wrapping) as the store's one-line StoreError."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise unreachable(self._url, "use", exc) from exc
 
 
 def _engine(uri: str, *, pool_size: int, pragmas: tuple[str, ...] = ()) -> Engine:
