@@ -109,3 +109,14 @@ async def test_empty_message_and_dot_line_after_a_chunk_boundary(
     assert (await client.reply())[0] == 250
     await client.close()
     assert [e.data for e in intake.accepted] == [b"", text]
+
+
+def test_the_first_line_at_fault_gives_the_reason_however_the_chunks_fall() -> None:
+    """Found by the property above: a NUL line, then a line too long, cut after the NUL."""
+    content = b"\x00\n" + b"y" * 120 + b"\r\n"
+    reader = DataReader(max_size=1_000_000, max_line_length=100)
+    reader.feed_chunk(content[:2])
+    reader.feed_chunk(content[2:])
+    assert _outcome(reader) == _by_lines(content)
+    outcome = _outcome(reader)
+    assert isinstance(outcome, tuple) and "NUL" in outcome[1]

@@ -16,7 +16,9 @@ Rules (docs/adr/0007-smtp-edge.md):
   §4.5.3.1.6) refuses the message. Over ``max_size`` refuses it with ``552 5.3.4``.
 
 The refusal is decided only after the terminating dot (RFC 5321 §4.2.5: the reply comes at
-the end of DATA); the excess is counted and dropped, never buffered.
+the end of DATA); the excess is counted and dropped, never buffered. The reason given is
+the first line at fault (within one line: too long, then NUL, then bare CR); a message
+over ``max_size`` is refused as too large whatever else is wrong with it.
 
 Two ways in: :meth:`DataReader.feed` takes one line and finds the terminator itself;
 :meth:`DataReader.feed_chunk` takes the bytes *before* the terminator cut anywhere (the
@@ -76,6 +78,11 @@ class DataReader:
         self._prev_crlf = crlf
         if body.startswith(b"."):
             body = body[1:]
+        if self._refused:
+            # The first line at fault gives the reason; after it only the size counts
+            # (as in feed_chunk, which no longer looks at the lines of a refused message).
+            self._count(len(body) + 2)
+            return
         if len(body) + 2 > self._max_line:
             self._long_line = True
         if b"\x00" in body:
@@ -137,7 +144,8 @@ class DataReader:
     def feed_overlong(self, fragment: bytes) -> None:
         """Take a piece of a line longer than the stream's buffer (no LF in it)."""
         self._in_long_line = True
-        self._long_line = True
+        if not self._refused:  # an earlier line at fault keeps its reason
+            self._long_line = True
         self._count(len(fragment))
 
     def finish(self) -> bytes:
