@@ -22,6 +22,15 @@ class _CountingHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
+def _counted() -> tuple[_CountingHasher, PasswordService, str]:
+    """A service over a counting hasher, and the stored hash of GOOD."""
+    hasher = _CountingHasher()
+    return hasher, PasswordService(hasher=hasher), _FAST.hash(GOOD)
+
+
+GOOD = "correct horse battery"
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -31,18 +40,14 @@ class _Clock:
 
 
 async def test_a_repeated_good_login_is_answered_from_the_memo() -> None:
-    hasher = _CountingHasher()
-    service = PasswordService(hasher=hasher)
-    stored = _FAST.hash("correct horse battery")
+    hasher, service, stored = _counted()
     assert await service.verify(stored, "correct horse battery")
     assert await service.verify(stored, "correct horse battery")
     assert hasher.verifications == 1
 
 
 async def test_a_wrong_password_always_pays_argon2_and_never_matches() -> None:
-    hasher = _CountingHasher()
-    service = PasswordService(hasher=hasher)
-    stored = _FAST.hash("correct horse battery")
+    hasher, service, stored = _counted()
     assert await service.verify(stored, "correct horse battery")
     for _ in range(3):
         assert not await service.verify(stored, "correct horse batterx")
@@ -88,9 +93,7 @@ async def test_no_memo_when_remembering_is_off_and_none_for_unknown_accounts() -
 
 
 async def test_forget_drops_every_memo() -> None:
-    hasher = _CountingHasher()
-    service = PasswordService(hasher=hasher)
-    stored = _FAST.hash("correct horse battery")
+    hasher, service, stored = _counted()
     assert await service.verify(stored, "correct horse battery")
     service.forget()
     assert await service.verify(stored, "correct horse battery")
@@ -98,9 +101,7 @@ async def test_forget_drops_every_memo() -> None:
 
 
 async def test_concurrent_logins_with_one_password_share_one_verification() -> None:
-    hasher = _CountingHasher()
-    service = PasswordService(hasher=hasher)
-    stored = _FAST.hash("correct horse battery")
+    hasher, service, stored = _counted()
     good = await asyncio.gather(
         *(service.verify(stored, "correct horse battery") for _ in range(5))
     )
