@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
+from postseal import allocator
 from postseal.pki.authority import PkiUrls, build_issuing_ca, build_root, build_user_certificate
 from postseal.pki.keys import CaKey, KeyType, generate_key
 from postseal.pki.templates import default_templates
@@ -327,6 +328,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="measuring time per case")
     parser.add_argument("--profile", metavar="CASE", help='e.g. "sign+encrypt rsa-2048 10"')
     args = parser.parse_args()
+    allocator.tune()  # the C heap as every postseal process has it (ADR 0025)
     seconds = args.seconds or (0.3 if args.quick else 2.0)
     now = datetime.now(UTC)
     msg = message()

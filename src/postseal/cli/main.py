@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from postseal import __version__
+from postseal import __version__, allocator
 from postseal.cli import (
     cmd_admin,
     cmd_certs,
@@ -105,6 +105,7 @@ def _settings_from(args: argparse.Namespace) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    allocator.tune()  # every command, serve and its workers included (ADR 0025)
     logging.basicConfig(level=logging.WARNING, format="postseal: %(levelname)s: %(message)s")
     try:
         settings, environ = _settings_from(args)
