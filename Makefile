@@ -11,7 +11,8 @@ PEERS := openssl gpgsm libnss3-tools swaks libnet-ssleay-perl clamav-daemon post
 
 .PHONY: run test check lint typecheck layers pytest peers venv bench clean
 
-$(BIN)/.installed: pyproject.toml
+# The C extension (ADR 0026) is compiled by the install: a change to it reinstalls.
+$(BIN)/.installed: pyproject.toml $(wildcard src/postseal/*/*.c)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "postseal needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +65,4 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist src/*.egg-info
+	find src -name '*.so' -delete

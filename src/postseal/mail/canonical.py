@@ -24,6 +24,7 @@ import binascii
 import re
 
 from postseal.errors import InputError
+from postseal.mail import octets
 
 __all__ = [
     "MAX_DEPTH",
@@ -36,7 +37,11 @@ __all__ = [
 ]
 
 MAX_DEPTH = 32
-MAX_LINE = 998
+
+#: What keeps a text body from being signed as it is: bare line ends, what a 7-bit
+#: transport alters (RFC 5322 §2.1.1) and trailing white space, which relays strip
+#: (RFC 3156 §3).
+_NOT_SIGNABLE = octets.BARE_LINE_END | octets.UNSAFE | octets.TRAILING_SPACE
 _LINE_END = re.compile(rb"\r?\n")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+[ \t]*:")
@@ -54,11 +59,7 @@ def to_crlf(data: bytes) -> bytes:
 
 def is_crlf(data: bytes) -> bool:
     """Is every CR and every LF in ``data`` part of a CRLF pair (RFC 5322 §2.3)?"""
-    # Without its CRs, and with a CR put back before each LF, the data comes out as it was
-    # exactly when no CR or LF stood alone. Both rewrites hop from one line end to the
-    # next with memchr and the comparison is a memcmp: ≈ 0.5 µs per KB, where counting CR,
-    # LF and CRLF or splitting into lines costs two to four times as much (ADR 0018).
-    return data.replace(b"\r", b"").replace(b"\n", b"\r\n") == data
+    return not octets.scan(data) & octets.BARE_LINE_END
 
 
 def split_entity(entity: bytes) -> tuple[bytes, bytes]:
@@ -131,7 +132,7 @@ class _Canonical(bytes):
     __slots__ = ()
 
 
-def canonicalize(entity: bytes, *, known_crlf: bool = False) -> bytes:
+def canonicalize(entity: bytes, *, known_crlf: bool = False, clean_body: bool = False) -> bytes:
     """The entity as CRLF, 7-bit bytes fit to sign (see the module docstring).
 
     The result remembers that it is canonical: handed back to this function it is
@@ -139,14 +140,18 @@ def canonicalize(entity: bytes, *, known_crlf: bool = False) -> bytes:
     signing is not checked again by the signer). ``known_crlf`` is the caller's word
     that :func:`is_crlf` holds for ``entity`` (an entity built from CRLF pieces, such as
     the inner entity of :func:`postseal.smime.headers.split_outer_inner`): the line ends
-    are then not checked again.
+    are then not checked again. ``clean_body`` is the caller's word that
+    :func:`postseal.mail.octets.scan` finds nothing in the body (it scanned the message
+    the body was cut from): a 7-bit text body is then taken without another scan.
     """
     if type(entity) is _Canonical:
         return entity
-    return _Canonical(_entity(entity, 0, known_crlf=known_crlf))
+    return _Canonical(_entity(entity, 0, known_crlf=known_crlf, clean_body=clean_body))
 
 
-def _entity(entity: bytes, depth: int, *, known_crlf: bool = False) -> bytes:
+def _entity(
+    entity: bytes, depth: int, *, known_crlf: bool = False, clean_body: bool = False
+) -> bytes:
     if depth > MAX_DEPTH:
         raise InputError(f"MIME structure nested deeper than {MAX_DEPTH} levels")
     header, body_start = _header_of(entity, known_crlf=known_crlf)
@@ -159,15 +164,17 @@ def _entity(entity: bytes, depth: int, *, known_crlf: bool = False) -> bytes:
     mime_type, params = content_type(fields)
     cte = next((v for n, v in fields if n == "content-transfer-encoding"), "7bit")
     cte = cte.strip().lower()
-    if (
-        known_crlf
-        and cte == "7bit"
-        and mime_type.startswith("text/")
-        and _clean_text(entity, body_start)
-    ):
-        # The common case, checked where it lies: the body is neither copied out nor
-        # put back behind its header.
-        return entity
+    if cte == "7bit" and mime_type.startswith("text/"):
+        separator = b"\r\n\r\n" if header else b"\r\n"
+        if (
+            body_start == len(header) + len(separator)
+            and entity.startswith(separator, len(header))
+            and (known_crlf or is_crlf(header))
+            and (clean_body or not octets.scan(entity, body_start) & _NOT_SIGNABLE)
+        ):
+            # The common case, checked where it lies: the body is neither copied out
+            # nor put back behind its header.
+            return entity
     body = entity[body_start:]
     original_body = body
     new_cte: str | None = None
@@ -239,73 +246,23 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
     if cte not in ("7bit", "8bit", "binary"):
         return _seven_bit(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if is_text:
-        if known_crlf or is_crlf(body):
-            crlf, all_crlf = body, True
-        else:
+        flags = octets.scan(body)
+        crlf = body
+        if not known_crlf and flags & octets.BARE_LINE_END:
             crlf = to_crlf(body)
-            all_crlf = crlf is not body and is_crlf(crlf)  # bare CR stays bare
-        if all_crlf and _clean_text(crlf):
+            flags = octets.scan(crlf)  # a bare CR stays bare
+        if not flags & _NOT_SIGNABLE:
             return crlf, ("7bit" if cte != "7bit" else None)
         lf = crlf.replace(b"\r\n", b"\n")
         encoded = binascii.b2a_qp(lf, quotetabs=False, istext=True, header=False)
         return encoded.replace(b"\n", b"\r\n"), "quoted-printable"
     if cte == "7bit":
         crlf = body if known_crlf else to_crlf(body)
-        if (known_crlf or is_crlf(crlf)) and _transport_safe(crlf):
+        flags = octets.scan(crlf)
+        if (known_crlf or not flags & octets.BARE_LINE_END) and not flags & octets.UNSAFE:
             return crlf, None
     encoded = base64.encodebytes(body).replace(b"\n", b"\r\n")
     return encoded, "base64"
-
-
-def _transport_safe(crlf: bytes, start: int = 0) -> bool:
-    """7-bit, no NUL and no line over 998 octets (RFC 5322 §2.1.1) from ``start`` on,
-    for ``crlf`` whose line ends are all CRLF (:func:`is_crlf`) and whose first ``start``
-    octets are 7-bit."""
-    if not crlf.isascii() or crlf.find(b"\x00", start) >= 0:
-        return False
-    # Hop from line end to line end: one C-level rfind per 1000 octets (a line fits when
-    # its LF is at most 999 octets after its first octet).
-    position, end = start, len(crlf)
-    while end - position > MAX_LINE:
-        cut = crlf.rfind(b"\n", position, position + MAX_LINE + 2)
-        if cut < 0:
-            return False
-        position = cut + 1
-    return True
-
-
-def _clean_text(crlf: bytes, start: int = 0) -> bool:
-    """Can the text from ``start`` on be signed as it is? ``crlf`` has CRLF line ends
-    only and its first ``start`` octets are 7-bit header lines and their blank line.
-
-    Trailing white space counts against it as well: relays strip it (RFC 3156 §3).
-    """
-    return _transport_safe(crlf, start) and not _trailing_space(crlf, start)
-
-
-# Stands in for each CR while looking for white space before it: octets outside ASCII
-# never occur in the 7-bit text it marks, and a needle this long lets the substring search
-# skip ahead by several octets a step instead of one.
-_CR_MARK = bytes(range(0x80, 0x88))
-_SPACE_CR = b" " + _CR_MARK
-_TAB_CR = b"\t" + _CR_MARK
-
-
-def _trailing_space(crlf: bytes, start: int = 0) -> bool:
-    """White space at the end of a line from ``start`` on, the last line included, in
-    7-bit ``crlf`` whose line ends are all CRLF."""
-    # A 2-octet search for b" \r" steps about 1.5 octets at a time through text (≈ 1 GB/s):
-    # each CR becomes the marker in one memchr-driven pass, and the search for white space
-    # + marker then moves up to 10 octets a step. (Backwards: CPython's forward search of
-    # long haystacks takes a two-way path that is twice as slow for this needle.)
-    if len(crlf) > start and crlf.endswith((b" ", b"\t")):
-        return True
-    marked = crlf.replace(b"\r", _CR_MARK)
-    # where ``start`` lies in the marked copy: every CR before it grew by the marker
-    offset = start + (len(_CR_MARK) - 1) * crlf.count(b"\r", 0, start)
-    if marked.rfind(_SPACE_CR, offset) >= 0:
-        return True
-    return crlf.find(b"\t", start) >= 0 and marked.rfind(_TAB_CR, offset) >= 0
 
 
 def _seven_bit(data: bytes, what: str) -> bytes:

@@ -143,16 +143,19 @@ def _with_hp(content_type: bytes) -> bytes:
     return body + b';\r\n hp="cipher"\r\n'
 
 
-def split_outer_inner(message: bytes, *, protect: bool = True) -> tuple[bytes, bytes]:
+def split_outer_inner(
+    message: bytes, *, protect: bool = True, known_crlf: bool = False
+) -> tuple[bytes, bytes]:
     """Cut a full RFC 5322 message into (outer header fields, inner MIME entity).
 
     The outer fields exclude the structural ones (Content-*, MIME-Version): the caller
     adds the S/MIME Content-Type. With ``protect`` the inner entity holds the protected
     copy of every non-structural field, ``hp="cipher"`` and the HP-Outer records, and the
     outer Subject is ``[...]``; without it the inner entity is the message's own MIME
-    entity (its Content-* fields and body).
+    entity (its Content-* fields and body). ``known_crlf`` is the caller's word that every
+    line end of ``message`` is CRLF already (it scanned the message).
     """
-    data = canonical_crlf(message)
+    data = message if known_crlf else canonical_crlf(message)
     fields, body_start = _parse_head(data)
     # the body is most of the message: it is copied once, into the inner entity
     body = memoryview(data)[body_start:]

@@ -4,10 +4,11 @@ The signed entity is the RFC 9788 inner entity (every non-structural header fiel
 HP-Outer records, ``hp="cipher"`` and the message's body); the signed entity is what is
 enveloped. The message's body, most of its bytes, is looked at once on the way:
 
-- :func:`split_for_signing` cuts the message (which makes every line end CRLF) and brings
-  the inner entity into canonical form (RFC 8551 §3.1.1) without checking those line ends
-  again. The result is marked as canonical, so :func:`postseal.smime.sign.sign` signs it
-  as it is instead of scanning it once more. A caller that signs elsewhere (the S/MIME
+- :func:`split_for_signing` scans the message once (:func:`postseal.mail.octets.scan`),
+  cuts it (which makes every line end CRLF) and brings the inner entity into canonical
+  form (RFC 8551 §3.1.1) without checking those line ends, or a body the scan found
+  clean, again. The result is marked as canonical, so :func:`postseal.smime.sign.sign`
+  signs it as it is instead of scanning it once more. A caller that signs elsewhere (the S/MIME
   service, which finds the signer's key first) hands it on unchanged.
 - :func:`sign_and_encrypt` is the whole path: split, sign, envelope.
 
@@ -23,6 +24,7 @@ from typing import Literal
 
 from cryptography import x509
 
+from postseal.mail import octets
 from postseal.mail.canonical import canonicalize
 from postseal.smime.encrypt import EncryptResult, Recipient, Rng, envelope
 from postseal.smime.headers import split_outer_inner
@@ -39,9 +41,12 @@ def split_for_signing(message: bytes) -> tuple[bytes, bytes]:
     signer takes as it is. Content that cannot be canonicalised raises
     :class:`~postseal.errors.InputError`, as signing it would.
     """
-    outer, inner = split_outer_inner(message)
+    # One scan of the message answers both steps: whether its line ends need rewriting,
+    # and whether its body (which the inner entity carries unchanged) is signable as it is.
+    flags = octets.scan(message)
+    outer, inner = split_outer_inner(message, known_crlf=not flags & octets.BARE_LINE_END)
     # split_outer_inner builds the inner entity from CRLF pieces only (RFC 8551 §3.1.1)
-    return outer, canonicalize(inner, known_crlf=True)
+    return outer, canonicalize(inner, known_crlf=True, clean_body=flags == 0)
 
 
 def sign_and_encrypt(

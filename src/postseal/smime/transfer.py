@@ -5,9 +5,9 @@ Every S/MIME message is mostly base64: the CMS object of an encrypted 50 KB mess
 70 KB) and strict decoding after a whitespace-removing regular expression takes over a
 millisecond; pybase64's SIMD codec does either in a few microseconds (ADR 0018).
 
-:func:`encode_lines` encodes 256 lines' worth of input at a time, cuts it into
-76-character lines with :mod:`struct` (one call reads the 256 lines) instead of a slice
-per line, and joins all lines with CRLF in one ``bytes.join``. :func:`decode` skips white
+:func:`encode_lines` encodes the whole input in one call and has
+:func:`postseal.mail.octets.crlf_lines` cut it into 76-character CRLF lines (one copy,
+in C when the extension is built; ADR 0026). :func:`decode` skips white
 space inside the C decoder and accepts exactly what
 ``base64.b64decode(compact, validate=True)`` accepts, so the choice of codec changes no
 verdict on any input.
@@ -16,10 +16,10 @@ verdict on any input.
 from __future__ import annotations
 
 import base64
-import struct
-from functools import lru_cache
 
 import pybase64
+
+from postseal.mail import octets
 
 __all__ = ["LINE_LENGTH", "WHITESPACE", "decode", "encode_lines"]
 
@@ -27,15 +27,6 @@ __all__ = ["LINE_LENGTH", "WHITESPACE", "decode", "encode_lines"]
 LINE_LENGTH = 76
 #: What ``\s`` matches in a bytes regular expression: skipped by :func:`decode`.
 WHITESPACE = b" \t\r\n\x0b\x0c"
-
-_BLOCK = 256  # lines per struct call: few calls a message, small cached formats
-_CHUNK = _BLOCK * LINE_LENGTH * 3 // 4  # input bytes of _BLOCK lines (57 bytes a line)
-
-
-@lru_cache(maxsize=_BLOCK)
-def _reader(lines: int) -> struct.Struct:
-    """Reads ``lines`` lines of 76 bytes, each as its own bytes object."""
-    return struct.Struct(f"{LINE_LENGTH}s" * lines)
 
 
 def encode_lines(data: bytes | memoryview, *, prefix: bytes = b"") -> bytes:
@@ -46,23 +37,7 @@ def encode_lines(data: bytes | memoryview, *, prefix: bytes = b"") -> bytes:
     CRLF; empty ``data`` gives no lines. ``prefix`` (MIME header fields) is part of the
     one output object, so a message is not copied once more to put its header in front.
     """
-    view = memoryview(data)
-    # The lines, cut by one struct call per 256 of them, are joined with CRLF in one
-    # C-level pass straight into the result: no intermediate buffer of the whole
-    # encoding, no per-line slice in Python. The prefix rides on the first line.
-    pieces: list[bytes] = []
-    for offset in range(0, len(view), _CHUNK):
-        encoded = pybase64.b64encode(view[offset : offset + _CHUNK])
-        count = len(encoded) // LINE_LENGTH
-        if count:
-            pieces.extend(_reader(count).unpack_from(encoded))
-        if len(encoded) > count * LINE_LENGTH:  # the last, short line
-            pieces.append(encoded[count * LINE_LENGTH :])
-    if not pieces:
-        return prefix
-    pieces[0] = prefix + pieces[0]
-    pieces.append(b"")  # the last line's CRLF
-    return b"\r\n".join(pieces)
+    return octets.crlf_lines(pybase64.b64encode(data), LINE_LENGTH, prefix)
 
 
 def decode(text: bytes, *, whitespace: bytes = WHITESPACE) -> bytes:
