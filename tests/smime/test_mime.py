@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from postseal.errors import InputError
 from postseal.mail import octets
 from postseal.mail.canonical import (
+    _header_of,
     canonicalize,
     content_type,
     header_fields,
     is_crlf,
+    split_entity,
 )
 from postseal.smime.algorithms import (
     AES256_GCM,
@@ -287,3 +289,59 @@ _MULTIPART_PIECES = st.sampled_from(
 @given(st.lists(_MULTIPART_PIECES, max_size=14).map(b"".join))
 def test_boundary_lines_are_found_like_the_rfc_2046_pattern(body: bytes) -> None:
     assert _delimiters(body, b"--b") == _reference_delimiters(body, b"--b")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b":", b" ", b"\r", b"\n", b"\r\n"]), max_size=14))
+def test_the_header_is_found_where_split_entity_finds_it(pieces: list[bytes]) -> None:
+    entity = b"".join(pieces)
+    try:
+        header, body = split_entity(entity)
+        expected: object = (header, len(entity) - len(body))
+    except InputError:
+        expected = InputError
+    for known_crlf in (False, True) if is_crlf(entity) else (False,):
+        try:
+            found: object = _header_of(entity, known_crlf=known_crlf)
+        except InputError:
+            found = InputError
+        assert found == expected
+
+
+def _fields_by_grammar(header: bytes) -> list[tuple[str, str]] | None:
+    """RFC 5322 §2.2 read line by line with the grammar as a regular expression; None
+    for a malformed header."""
+    fields: list[tuple[str, str]] = []
+    for line in re.split(rb"\r?\n", header):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t"):
+            if not fields:
+                return None
+            fields[-1] = (
+                fields[-1][0],
+                fields[-1][1] + " " + line.strip().decode("utf-8", "replace"),
+            )
+            continue
+        found = re.match(rb"([!-9;-~]+)[ \t]*:(.*)", line, re.S)
+        if found is None:
+            return None
+        fields.append((found[1].decode().lower(), found[2].strip().decode("utf-8", "replace")))
+    return fields
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"a", b"B", b"~", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\xc3\xa9", b"\x00"]
+        ),
+        max_size=12,
+    ).map(b"".join)
+)
+def test_header_fields_follow_the_field_grammar(header: bytes) -> None:
+    try:
+        found: list[tuple[str, str]] | None = header_fields(header)
+    except InputError:
+        found = None
+    assert found == _fields_by_grammar(header)

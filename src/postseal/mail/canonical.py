@@ -44,7 +44,7 @@ MAX_DEPTH = 32
 _NOT_SIGNABLE = octets.BARE_LINE_END | octets.UNSAFE | octets.TRAILING_SPACE
 _LINE_END = re.compile(rb"\r?\n")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_FIELD_NAME = re.compile(rb"[!-9;-~]+[ \t]*:")
+_FIELD_NAME_OCTETS = bytes(c for c in range(0x21, 0x7F) if c != 0x3A)
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _TOKEN_PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 
@@ -89,17 +89,21 @@ def header_fields(header: bytes) -> list[tuple[str, str]]:
     for line in header.replace(b"\r\n", b"\n").split(b"\n"):
         if not line:
             continue
-        if line[:1] in (b" ", b"\t"):
+        if line[0] in b" \t":
             if not fields:
                 raise InputError("malformed header: the first line is a continuation")
             name, value = fields[-1]
             fields[-1] = (name, value + " " + line.strip().decode("utf-8", "replace"))
             continue
-        if _FIELD_NAME.match(line) is None:
+        raw_name, colon, raw_value = line.partition(b":")
+        field_name = raw_name.rstrip(b" \t")
+        # field-name = 1*(%d33-57 / %d59-126), then optional WSP before the colon
+        # (RFC 5322 §3.6.8, obs-optional): deleting the allowed octets leaves nothing
+        if not colon or not field_name or field_name.translate(None, _FIELD_NAME_OCTETS):
             raise InputError("malformed header: a line has no field name")
-        raw_name, _, raw_value = line.partition(b":")
-        name = raw_name.strip().decode("ascii").lower()
-        fields.append((name, raw_value.strip().decode("utf-8", "replace")))
+        fields.append(
+            (field_name.decode("ascii").lower(), raw_value.strip().decode("utf-8", "replace"))
+        )
     return fields
 
 
@@ -198,12 +202,19 @@ def _entity(
 
 
 def _header_of(entity: bytes, *, known_crlf: bool) -> tuple[bytes, int]:
-    """:func:`split_entity` with the body as an offset into ``entity``."""
-    if known_crlf and not entity.startswith(b"\r\n") and (end := entity.find(b"\r\n\r\n")) >= 0:
-        # with CRLF line ends only, the first empty line is the first CRLF CRLF
-        return entity[:end], end + 4
-    header, body = split_entity(entity)
-    return header, len(entity) - len(body)
+    """:func:`split_entity` with the body as an offset into ``entity`` (not copied out)."""
+    if entity.startswith((b"\r\n", b"\n")):
+        return b"", 2 if entity[:1] == b"\r" else 1
+    # the first blank line: an LF, then CRLF or LF; only the header is searched twice
+    end = entity.find(b"\n\r\n")
+    if not known_crlf:
+        bare = entity.find(b"\n\n", 0, end + 2 if end >= 0 else len(entity))
+        if bare >= 0:
+            end = bare
+    if end < 0:
+        raise InputError("not a MIME entity: no blank line ends the header")
+    start = end - 1 if entity[end - 1 : end] == b"\r" else end
+    return entity[:start], end + (3 if entity[end + 1 : end + 2] == b"\r" else 2)
 
 
 def _multipart(body: bytes, boundary: str | None, depth: int, *, known_crlf: bool) -> bytes:

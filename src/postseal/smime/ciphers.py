@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -326,6 +327,13 @@ def choose_algorithms(
     """
     if not recipients:
         raise InputError("cannot encrypt: no recipients", hint="name at least one recipient")
+    return _choose(tuple(recipients), cipher)
+
+
+@lru_cache(maxsize=256)
+def _choose(recipients: tuple[RecipientProfile, ...], cipher: str | None) -> EncryptionChoice:
+    # The same correspondents get mail again and again: their choice is remembered
+    # (profiles and choices are frozen; a refusal is raised again, never remembered).
     name, why = _pick_cipher(recipients, cipher)
     pairs = tuple((r.address, _key_management(r)) for r in recipients)
     labels: list[str] = []
