@@ -13,9 +13,10 @@ nesting, 16 signers, 64 certificates.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -93,11 +94,9 @@ def signed_attributes(
     :mod:`postseal.smime.der`. The SET OF is sorted by encoding (X.690 §11.6).
     """
     fixed = _fixed_attributes(der_of(signer_cert), der_of(encryption_cert), tuple(capabilities))
-    # RFC 5652 §11.3: UTCTime for 1950 to 2049, GeneralizedTime outside.
-    time_der = der.time(signing_time.replace(microsecond=0))
     encoded = [
         _CONTENT_TYPE_DATA_ATTR,
-        der.sequence(_SIGNING_TIME_OID, der.tlv(0x31, time_der)),
+        _signing_time_attribute(math.floor(signing_time.timestamp())),
         der.sequence(_MESSAGE_DIGEST_OID, der.tlv(0x31, der.octet_string(content_digest))),
         *fixed,
     ]
@@ -111,6 +110,14 @@ _SIGNING_TIME_OID = der.oid("1.2.840.113549.1.9.5")
 _MESSAGE_DIGEST_OID = der.oid("1.2.840.113549.1.9.4")
 _DATA_OID = der.oid("1.2.840.113549.1.7.1")
 _SIGNED_DATA_OID = der.oid("1.2.840.113549.1.7.2")
+
+
+@lru_cache(maxsize=8)
+def _signing_time_attribute(seconds: int) -> bytes:
+    """The signing-time attribute of a whole second since the epoch (the messages of one
+    second share it). RFC 5652 §11.3: UTCTime for 1950 to 2049, GeneralizedTime outside."""
+    when = datetime.fromtimestamp(seconds, UTC)
+    return der.sequence(_SIGNING_TIME_OID, der.tlv(0x31, der.time(when)))
 
 
 @lru_cache(maxsize=64)
@@ -188,10 +195,16 @@ def assemble(
         b"\x02\x01\x01",  # version 1
         der.tlv(0x31, digest_alg),
         encap,
-        der.set_of((der_of(c) for c in certificates), tag=0xA0),
+        _certificates_set(tuple(der_of(c) for c in certificates)),
         der.tlv(0x31, signer_info),
     )
     return der.sequence(_SIGNED_DATA_OID, der.tlv(0xA0, signed))
+
+
+@lru_cache(maxsize=64)
+def _certificates_set(ders: tuple[bytes, ...]) -> bytes:
+    """certificates [0] IMPLICIT CertificateSet: the same signer and chain every time."""
+    return der.set_of(ders, tag=0xA0)
 
 
 @lru_cache(maxsize=16)
