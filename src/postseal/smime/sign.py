@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from cryptography import x509
@@ -192,7 +193,7 @@ def _signature(
     if isinstance(key, ec.EllipticCurvePrivateKey):
         if not isinstance(key.curve, _ECDSA_CURVES):
             raise InputError(f"unsupported ECDSA curve {key.curve.name}")
-        return {"algorithm": f"{digest}_ecdsa"}, key.sign(data, ec.ECDSA(hash_alg))
+        return {"algorithm": f"{digest}_ecdsa"}, key.sign(data, _ecdsa(digest))
     if isinstance(key, rsa.RSAPrivateKey):
         if rsa_padding == "pss":
             params = {
@@ -210,6 +211,12 @@ def _signature(
         # rsaEncryption as the signature OID: what OpenSSL, NSS and gpgsm all emit and read
         return {"algorithm": "rsassa_pkcs1v15"}, key.sign(data, padding.PKCS1v15(), hash_alg)
     raise InputError(f"unsupported signing key type {type(key).__name__}")
+
+
+@lru_cache(maxsize=8)
+def _ecdsa(digest: str) -> ec.ECDSA:
+    # immutable, and its constructor's ABC checks cost about a microsecond a message
+    return ec.ECDSA(hash_algorithm(digest))
 
 
 def _read_self_signed(cert: x509.Certificate) -> bool:
