@@ -18,6 +18,7 @@ TARGETS = (
     "pop3_grammar",
     "address",
     "trust",
+    "octets",
 )
 
 

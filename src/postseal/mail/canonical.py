@@ -4,15 +4,20 @@ A signature must survive any transport, so the bytes we sign are the ones every 
 keeps: CRLF line ends and 7-bit data. :func:`canonicalize` rewrites an entity that way:
 
 - every line ends in CRLF (RFC 8551 §3.1.1: canonical form of text);
-- a text part with 8-bit bytes, bare CR or lines over 998 octets (RFC 5322 §2.1.1) is
-  re-encoded quoted-printable, as is one with trailing white space (relays strip it);
-  any other such leaf part becomes base64;
+- a text part with 8-bit bytes or lines over 998 octets (RFC 5322 §2.1.1) is re-encoded
+  quoted-printable, as is one with trailing white space (relays strip it); a text part
+  with a CR that ends no line becomes base64, which keeps it (quoted-printable cannot:
+  RFC 2045 §6.7), as does any other leaf part that a 7-bit transport would alter;
 - multipart bodies are walked part by part and message/rfc822 bodies entity by entity,
   at most 32 levels deep (deeper input is hostile, not mail);
-- a NUL byte in a text part, 8-bit header fields, a multipart without a boundary or its
-  closing delimiter, and an encoded (base64/quoted-printable) body holding 8-bit bytes are
-  refused with an :class:`~postseal.errors.InputError`, because no re-encoding keeps
-  their meaning.
+- a NUL byte in a text part or a header, 8-bit header fields, a CR that ends no line in
+  a header, a multipart without a boundary or its closing delimiter, and an encoded
+  (base64/quoted-printable) body, preamble or epilogue holding 8-bit bytes, NUL or a CR
+  that ends no line are refused with an :class:`~postseal.errors.InputError`, because no
+  re-encoding keeps their meaning.
+
+Whatever comes out holds no 8-bit octet, no NUL and no CR or LF outside a CRLF pair
+(the fuzz target ``fuzz/octets.py`` checks it).
 
 The header helpers here are shared with the S/MIME wrapper, which reads the same fields.
 """
@@ -164,6 +169,8 @@ def _entity(
             "a header field holds 8-bit bytes, which a 7-bit transport would alter",
             hint="encode it with RFC 2047 encoded-words",
         )
+    if b"\x00" in header:
+        raise InputError("a header field holds a NUL byte, which mail cannot carry")
     fields = header_fields(header)
     mime_type, params = content_type(fields)
     cte = next((v for n, v in fields if n == "content-transfer-encoding"), "7bit")
@@ -193,6 +200,8 @@ def _entity(
     else:
         body, new_cte = _leaf(body, mime_type, cte, known_crlf=known_crlf)
     out_header = header if known_crlf else to_crlf(header)
+    if not known_crlf and not is_crlf(out_header):
+        raise InputError("a header field holds a CR that does not end a line (RFC 5322 §2.2)")
     if new_cte is not None:
         out_header = _set_cte(out_header, new_cte)
     separator = b"\r\n\r\n" if header else b"\r\n"
@@ -236,13 +245,13 @@ def _multipart(body: bytes, boundary: str | None, depth: int, *, known_crlf: boo
     preamble, parts = pieces[0], pieces[1:]
     epilogue = body[position:]
     line = b"--" + boundary.encode("ascii")
-    out = [_seven_bit(to_crlf(preamble), "preamble")] if preamble else []
+    out = [_transportable(to_crlf(preamble), "the preamble")] if preamble else []
     for part in parts:
         part = part[2:] if part.startswith(b"\r\n") else part[1:] if part[:1] == b"\n" else part
         entity = _entity(part, depth + 1, known_crlf=known_crlf)
         out.append((b"\r\n" if out else b"") + line + b"\r\n" + entity)
     out.append(b"\r\n" + line + b"--")
-    return b"".join(out) + _seven_bit(to_crlf(epilogue), "epilogue")
+    return b"".join(out) + _transportable(to_crlf(epilogue), "the epilogue")
 
 
 def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[bytes, str | None]:
@@ -253,9 +262,9 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
             hint="attach the data as a file instead",
         )
     if cte in ("base64", "quoted-printable"):
-        return _seven_bit(body if known_crlf else to_crlf(body), f"a {cte} body"), None
+        return _transportable(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if cte not in ("7bit", "8bit", "binary"):
-        return _seven_bit(body if known_crlf else to_crlf(body), f"a {cte} body"), None
+        return _transportable(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if is_text:
         flags = octets.scan(body)
         crlf = body
@@ -264,6 +273,10 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
             flags = octets.scan(crlf)  # a bare CR stays bare
         if not flags & _NOT_SIGNABLE:
             return crlf, ("7bit" if cte != "7bit" else None)
+        if flags & octets.BARE_LINE_END:
+            # A bare CR: quoted-printable carries CR only in CRLF (RFC 2045 §6.7 rule 4)
+            # and relays rewrite it; base64 keeps the text exactly.
+            return base64.encodebytes(crlf).replace(b"\n", b"\r\n"), "base64"
         lf = crlf.replace(b"\r\n", b"\n")
         encoded = binascii.b2a_qp(lf, quotetabs=False, istext=True, header=False)
         return encoded.replace(b"\n", b"\r\n"), "quoted-printable"
@@ -276,13 +289,23 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
     return encoded, "base64"
 
 
-def _seven_bit(data: bytes, what: str) -> bytes:
-    if not data.isascii():
+def _transportable(data: bytes, what: str) -> bytes:
+    """``data`` (already CRLF where it had LF line ends), if a 7-bit transport keeps it:
+    octets that are not content to re-encode (an encoded body, a preamble, an
+    epilogue) are refused when it would not."""
+    flags = octets.scan(data)
+    if flags & octets.EIGHT_BIT:
         raise InputError(f"{what} holds 8-bit bytes; only its content could be re-encoded")
+    if flags & octets.NUL:
+        raise InputError(f"{what} holds a NUL byte, which mail cannot carry")
+    if flags & octets.BARE_LINE_END:
+        raise InputError(f"{what} holds a CR that does not end a line; relays would alter it")
     return data
 
 
 def _set_cte(header: bytes, cte: str) -> bytes:
+    if not header:  # an entity without header fields gets its first one
+        return b"Content-Transfer-Encoding: " + cte.encode("ascii")
     kept: list[bytes] = []
     skipping = False
     for line in header.split(b"\r\n"):
