@@ -39,7 +39,7 @@ from postseal.services.mailboxes import MailboxService
 from postseal.services.ports import Relay, Scanner
 from postseal.services.quarantine import QuarantineService
 from postseal.services.smime import SmimeService
-from postseal.services.throttle import AuthThrottle
+from postseal.services.throttle import AuthThrottle, StoreFailureLog
 from postseal.services.trust import TrustService
 from postseal.services.zero_access import ZeroAccessService
 from postseal.store.ports import CertificateRole, Store, UserRecord
@@ -89,6 +89,7 @@ class MailServices:
     delivery: DeliveryService
     mailboxes: MailboxService
     commits: GroupCommit  # the intake's and the runner's writes, grouped (ADR 0016)
+    throttle: AuthThrottle  # failed logins of every protocol, counted in the store (ADR 0027)
 
 
 def _scanner(spec: str) -> Scanner | None:
@@ -131,6 +132,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
     # One group commit for the intake and the queue runner: their writes share
     # transactions and never wait for each other's SQLite write lock (ADR 0016).
     commits = GroupCommit(core.store)
+    throttle = AuthThrottle(log=StoreFailureLog(core.store))
     delivery = DeliveryService(
         core.store,
         core.master,
@@ -161,6 +163,7 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         on_enqueued=delivery.wake,
         agents=load_agents(settings.mail.agents, options=settings.mail.agent_options),
         commits=commits,
+        throttle=throttle,
     )
     mailboxes = MailboxService(
         core.store,
@@ -168,7 +171,9 @@ def build_mail_services(core: CoreServices, settings: Settings) -> MailServices:
         clock=core.clock,
         max_message_size=settings.mail.max_message_bytes,
     )
-    return MailServices(rules, local, hostname, quarantine, intake, delivery, mailboxes, commits)
+    return MailServices(
+        rules, local, hostname, quarantine, intake, delivery, mailboxes, commits, throttle
+    )
 
 
 async def _tls_context(core: CoreServices) -> ssl.SSLContext:
@@ -244,12 +249,12 @@ def _authenticator(
     as SMTP AUTH), one argon2 verification per attempt, one error for every failure."""
 
     async def authenticate(username: str, password: str, client_address: str) -> UserRecord:
-        throttle.check(address=client_address, account=username)
+        await throttle.check(address=client_address, account=username)
         user = await core.directory.authenticate(username, password)
         if user is None:
-            throttle.failed(address=client_address, account=username)
+            await throttle.failed(address=client_address, account=username)
             raise AuthenticationError("wrong address or password")
-        throttle.succeeded(account=username)
+        await throttle.succeeded(account=username)
         return user
 
     return authenticate
@@ -263,7 +268,7 @@ async def start_mailbox_listeners(
     if not wanted:
         return {}
     tls = await _tls_context(core)
-    authenticate = _authenticator(core, AuthThrottle())
+    authenticate = _authenticator(core, mail.throttle)
     bound = {}
     for address in wanted:
         listener: ImapListener | Pop3Listener

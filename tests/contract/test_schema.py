@@ -15,7 +15,7 @@ from postseal.store.sql import SchemaStatus, check, open_store, upgrade
 from postseal.store.sql.engine import create_engine, parse_url
 from postseal.store.sql.tables import metadata
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 async def test_upgrade_is_idempotent_and_check_reports_head(url: str) -> None:

@@ -82,12 +82,12 @@ def authenticate(
     by_address = {users.alice.address: users.alice, users.bob.address: users.bob}
 
     async def check(username: str, password: str, client: str) -> UserRecord:
-        throttle.check(address=client, account=username)
+        await throttle.check(address=client, account=username)
         user = by_address.get(username.lower())
         if user is None or PASSWORDS.get(user.address) != password:
-            throttle.failed(address=client, account=username)
+            await throttle.failed(address=client, account=username)
             raise AuthenticationError("authentication failed")
-        throttle.succeeded(account=username)
+        await throttle.succeeded(account=username)
         return user
 
     return check

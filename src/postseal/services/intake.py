@@ -124,12 +124,12 @@ class IntakeService:
     # -- MailIntake ---------------------------------------------------------------------
 
     async def authenticate(self, username: str, password: str, *, client_address: str) -> str:
-        self._throttle.check(address=client_address, account=username)
+        await self._throttle.check(address=client_address, account=username)
         user = await self._directory.authenticate(username, password)
         if user is None:
-            self._throttle.failed(address=client_address, account=username)
+            await self._throttle.failed(address=client_address, account=username)
             raise AuthenticationError("authentication failed")
-        self._throttle.succeeded(account=username)
+        await self._throttle.succeeded(account=username)
         return user.address
 
     async def check_sender(

@@ -1,69 +1,137 @@
-"""Failed-authentication throttling, per client address and per account.
+"""Failed-authentication throttling, per client address and per account (ADR 0027).
 
-A sliding window of failures: more than ``per_address`` failures from one client address,
-or ``per_account`` for one account, within ``window`` seconds makes further attempts fail
+A sliding window of failures: ``per_address`` failures from one client address, or
+``per_account`` for one account, within ``window`` seconds make further attempts fail
 with ThrottledError *before* the password is checked, so a brute force costs the attacker
 time and postseal no argon2 work. A success clears the account's failures.
 
-Kept in memory: each postseal node throttles on its own. That bounds a distributed guess
-by nodes times the limit per window, which the argon2 cost and the lockout of the account make
-impractical; a shared counter can come with the PostgreSQL deployment if it proves needed.
+Where failures are counted is a :class:`FailureLog`. The server counts them in the store
+(:class:`StoreFailureLog`): SMTP AUTH, IMAP and POP3, every SMTP worker process (ADR 0024)
+and every node on a shared PostgreSQL database count the same failures, so none of them
+multiplies what a guesser gets. Keys are kept as SHA-256 hashes: the store never holds
+what a client sent as a user name. :class:`MemoryFailureLog` counts in one process, for
+tests and tools.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from postseal.errors import ThrottledError
+from postseal.store.ports import FailureKind, Store
 
-__all__ = ["AuthThrottle"]
+__all__ = ["AuthThrottle", "FailureLog", "MemoryFailureLog", "StoreFailureLog"]
 
-_MAX_TRACKED = 100_000
+_MAX_TRACKED = 100_000  # keys a MemoryFailureLog holds before it drops expired ones
+
+
+class FailureLog(Protocol):
+    """Failures as (kind, key hash, time) — what :class:`AuthThrottle` counts."""
+
+    async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int: ...
+
+    async def add(
+        self, keys: Sequence[tuple[FailureKind, str]], at: float, *, expired: float
+    ) -> None:
+        """One failure at ``at`` for each key; failures before ``expired`` may go."""
+        ...
+
+    async def clear(self, kind: FailureKind, key_hash: str) -> None: ...
+
+
+class MemoryFailureLog:
+    """A :class:`FailureLog` in this process's memory (bounded)."""
+
+    def __init__(self) -> None:
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int:
+        return sum(1 for at in self._failures.get((kind, key_hash), ()) if at >= since)
+
+    async def add(
+        self, keys: Sequence[tuple[FailureKind, str]], at: float, *, expired: float
+    ) -> None:
+        if len(self._failures) > _MAX_TRACKED:
+            stale = [k for k, v in self._failures.items() if not v or v[-1] < expired]
+            for key in stale:
+                del self._failures[key]
+        for key in keys:
+            times = self._failures.setdefault(key, deque(maxlen=1000))
+            while times and times[0] < expired:
+                times.popleft()
+            times.append(at)
+
+    async def clear(self, kind: FailureKind, key_hash: str) -> None:
+        self._failures.pop((kind, key_hash), None)
+
+
+class StoreFailureLog:
+    """A :class:`FailureLog` in the store, shared by every process that opens it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int:
+        async with self._store.peek() as tx:  # a point read by key (ADR 0023)
+            return await tx.auth_failures.count_since(kind, key_hash, since)
+
+    async def add(
+        self, keys: Sequence[tuple[FailureKind, str]], at: float, *, expired: float
+    ) -> None:
+        async with self._store.begin() as tx:
+            await tx.auth_failures.add(keys, at)
+            # the table holds one window of failures: older rows go with every new one
+            await tx.auth_failures.purge_before(expired)
+
+    async def clear(self, kind: FailureKind, key_hash: str) -> None:
+        # most successful logins follow no failure: they cost a read, not a write
+        if await self.count_since(kind, key_hash, 0.0):
+            async with self._store.begin() as tx:
+                await tx.auth_failures.clear(kind, key_hash)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class AuthThrottle:
+    """The throttle of every password login (see the module docstring)."""
+
     def __init__(
         self,
         *,
         per_address: int = 10,
         per_account: int = 5,
         window: float = 900.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        log: FailureLog | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._limits = {"address": per_address, "account": per_account}
+        self._limits: dict[FailureKind, int] = {"address": per_address, "account": per_account}
         self._window = window
-        self._now = monotonic
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._log: FailureLog = log if log is not None else MemoryFailureLog()
+        self._now = clock
 
-    def check(self, *, address: str, account: str) -> None:
-        """ThrottledError when either key is over its limit."""
-        for kind, key in (("address", address), ("account", account.lower())):
-            if len(self._recent(kind, key)) >= self._limits[kind]:
+    async def check(self, *, address: str, account: str) -> None:
+        """ThrottledError when either key has reached its limit within the window."""
+        since = self._now() - self._window
+        for kind, key in self._keys(address, account):
+            if await self._log.count_since(kind, key, since) >= self._limits[kind]:
                 raise ThrottledError(
                     "too many failed logins; try again later",
                     hint=f"wait {int(self._window // 60)} minutes",
                 )
 
-    def failed(self, *, address: str, account: str) -> None:
-        if len(self._failures) > _MAX_TRACKED:
-            self._expire_all()
+    async def failed(self, *, address: str, account: str) -> None:
         now = self._now()
-        for kind, key in (("address", address), ("account", account.lower())):
-            self._failures.setdefault((kind, key), deque(maxlen=1000)).append(now)
+        await self._log.add(self._keys(address, account), now, expired=now - self._window)
 
-    def succeeded(self, *, account: str) -> None:
-        self._failures.pop(("account", account.lower()), None)
+    async def succeeded(self, *, account: str) -> None:
+        await self._log.clear("account", _hash(account.lower()))
 
-    def _recent(self, kind: str, key: str) -> deque[float]:
-        times = self._failures.get((kind, key), deque())
-        horizon = self._now() - self._window
-        while times and times[0] < horizon:
-            times.popleft()
-        return times
-
-    def _expire_all(self) -> None:
-        horizon = self._now() - self._window
-        for key in [k for k, v in self._failures.items() if not v or v[-1] < horizon]:
-            del self._failures[key]
+    @staticmethod
+    def _keys(address: str, account: str) -> list[tuple[FailureKind, str]]:
+        return [("address", _hash(address)), ("account", _hash(account.lower()))]

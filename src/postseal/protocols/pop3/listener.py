@@ -31,8 +31,9 @@ class Pop3Listener:
     """One listening socket serving POP3 sessions on the user's INBOX.
 
     ``authenticate(user, password, client_address)`` returns the user or raises
-    AuthenticationError; ``throttle`` (default: a fresh :class:`AuthThrottle`) refuses
-    guessing before the password is checked. ``tls`` is the server context
+    AuthenticationError; ``throttle``, when given, refuses guessing before the password is
+    checked (the server's ``authenticate`` is throttled itself, by the store-backed
+    throttle every protocol shares: ADR 0027). ``tls`` is the server context
     (``protocols.tls.server_context`` builds one for every listener).
     """
 
@@ -62,7 +63,7 @@ class Pop3Listener:
         self._context = SessionContext(
             service=service,
             authenticate=authenticate,
-            throttle=throttle or AuthThrottle(),
+            throttle=throttle,
             hostname=hostname,
             limits=limits or Pop3Limits(),
             starttls=None if kind == "pop3s" else tls,

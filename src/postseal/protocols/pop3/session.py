@@ -224,17 +224,17 @@ class Pop3Session:
         ctx = self._ctx
         try:
             if ctx.throttle is not None:
-                ctx.throttle.check(address=self._client, account=name)
+                await ctx.throttle.check(address=self._client, account=name)
             user = await ctx.authenticate(name, password, self._client)
         except AuthenticationError as exc:
             if ctx.throttle is not None:
-                ctx.throttle.failed(address=self._client, account=name)
+                await ctx.throttle.failed(address=self._client, account=name)
             log.info("%s: failed POP3 login for %r", self._client, name)
             await asyncio.sleep(ctx.limits.auth_failure_delay)
             await self._fail(refusal(exc))
             return
         if ctx.throttle is not None:
-            ctx.throttle.succeeded(account=name)
+            await ctx.throttle.succeeded(account=name)
         await ctx.service.ensure_defaults(user)
         inbox = await ctx.service.find(user, INBOX)
         self._drop = Maildrop(inbox.uidvalidity, await ctx.service.messages(inbox))

@@ -17,6 +17,7 @@ them from this package, which re-exports every name.
 
 from __future__ import annotations
 
+from postseal.store.ports.auth_failures import AuthFailureRepository, FailureKind
 from postseal.store.ports.contacts import (
     ContactRecord,
     ContactRepository,
@@ -105,6 +106,7 @@ __all__ = [
     "MAX_UID",
     "AuditRecord",
     "AuditRepository",
+    "AuthFailureRepository",
     "CertificateRecord",
     "CertificateRepository",
     "CertificateRole",
@@ -116,6 +118,7 @@ __all__ = [
     "DirectoryAttribute",
     "DirectoryEntry",
     "DirectoryRepository",
+    "FailureKind",
     "FlagChange",
     "FlagUpdate",
     "Grantee",

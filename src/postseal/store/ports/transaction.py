@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from postseal.store.ports.auth_failures import AuthFailureRepository
 from postseal.store.ports.contacts import ContactRepository
 from postseal.store.ports.directory import (
     AuditRepository,
@@ -60,6 +61,8 @@ class Transaction(Protocol):
     def policy_rules(self) -> PolicyRuleRepository: ...
     @property
     def zero_access(self) -> ZeroAccessRepository: ...
+    @property
+    def auth_failures(self) -> AuthFailureRepository: ...
 
 
 class Store(Protocol):

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postseal.errors import StoreError
 from postseal.store import ports
+from postseal.store.sql.auth_failures import SqlAuthFailureRepository
 from postseal.store.sql.certificates import (
     SqlCertificateRepository,
     SqlCrlRepository,
@@ -84,6 +85,7 @@ class SqlTransaction:
         self._contacts = SqlContactRepository(connection)
         self._policy_rules = SqlPolicyRuleRepository(connection)
         self._zero_access = SqlZeroAccessRepository(connection)
+        self._auth_failures = SqlAuthFailureRepository(connection)
 
     @property
     def meta(self) -> SqlMetaRepository:
@@ -144,6 +146,10 @@ class SqlTransaction:
     @property
     def zero_access(self) -> SqlZeroAccessRepository:
         return self._zero_access
+
+    @property
+    def auth_failures(self) -> SqlAuthFailureRepository:
+        return self._auth_failures
 
 
 class SqlStore:

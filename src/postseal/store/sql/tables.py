@@ -37,6 +37,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -62,6 +63,7 @@ from postseal.store.sql.types import UtcDateTime
 
 __all__ = [
     "audit",
+    "auth_failures",
     "certificates",
     "contacts",
     "counters",
@@ -302,4 +304,20 @@ policy_rules = Table(
     PrimaryKeyConstraint("scope", "name", "key"),
     CheckConstraint("scope IN ('organisation', 'domain', 'group', 'user')", name="scope"),
     CheckConstraint("(scope = 'organisation') = (name = '')", name="name"),
+)
+
+# One failed login per row and key (ADR 0027): every process and protocol of a node, and
+# every node of a shared database, counts the same failures. ``key_hash`` is the SHA-256
+# of the client address or the lower-cased account name: fixed width, whatever a client
+# sends as a user name.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("key_hash", Text, nullable=False),
+    Column("at", Float, nullable=False),  # seconds since the epoch
+    CheckConstraint("kind IN ('address', 'account')", name="kind"),
+    Index(None, "kind", "key_hash", "at"),
+    Index(None, "at"),
 )
