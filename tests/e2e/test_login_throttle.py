@@ -1,5 +1,6 @@
 """Failed logins are counted once for the whole server (ADR 0027): guessing over IMAP
-locks the account for POP3 and SMTP AUTH as well, and a restart does not forget."""
+locks the account for POP3 and SMTP AUTH as well, a restart does not forget, and
+``user unlock`` lifts the lock."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ def test_guessing_over_imap_locks_pop3_and_smtp_auth_too(tmp_path: Path) -> None
         _assert_locked(server, ports)
     with mailserver.running(org, ports, tmp_path) as server:
         _assert_locked(server, ports)  # counted in the store, not in a process
+        unlocked = org.ok("--json", "user", "unlock", "Bob@Example.org")
+        assert unlocked.json()["cleared"] == PER_ACCOUNT, unlocked.stdout
+        pop = poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=server.tls_context(), timeout=30)
+        try:
+            pop.user("bob@example.org")
+            assert pop.pass_(PASSWORD).startswith(b"+OK")
+        finally:
+            pop.quit()
+    unknown = org.run("user", "unlock", "nobody@example.org")
+    assert unknown.status == 1
+    assert unknown.error_lines == ["postseal: error: no user nobody@example.org in the directory"]
 
 
 def _assert_locked(server: mailserver.Server, ports: dict[str, int]) -> None:

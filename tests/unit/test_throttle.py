@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from postseal.errors import ThrottledError
-from postseal.services.throttle import AuthThrottle
+from postseal.services.throttle import AuthThrottle, account_key
 
 
 class _Clock:
@@ -61,3 +61,12 @@ async def test_a_success_clears_the_account_not_the_address() -> None:
     await throttle.check(address="192.0.2.2", account="bob@example.org")
     with pytest.raises(ThrottledError):
         await throttle.check(address="192.0.2.1", account="alice@example.org")
+
+
+async def test_one_account_however_its_address_is_written() -> None:
+    throttle = AuthThrottle(per_address=100, per_account=2, clock=_Clock())
+    await throttle.failed(address="192.0.2.1", account="Bob@Bücher.example")
+    await throttle.failed(address="192.0.2.1", account="bob@xn--bcher-kva.example")
+    with pytest.raises(ThrottledError):
+        await throttle.check(address="192.0.2.2", account="BOB@BÜCHER.EXAMPLE")
+    assert account_key("not an address") == account_key("NOT AN ADDRESS")

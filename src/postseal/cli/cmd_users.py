@@ -1,4 +1,4 @@
-"""``user add|list|show|enable|disable|passwd|remove``."""
+"""``user add|list|show|enable|disable|unlock|passwd|remove``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from postseal.cli.context import ACTOR, Context
 from postseal.cli.output import read_secret_stdin
+from postseal.mail.address import parse_address
 from postseal.services.passwords import generate_password
 
 __all__ = ["register"]
@@ -32,6 +33,7 @@ def register(groups: Any) -> None:
         ("enable", _enable, "allow the user to log in and enroll"),
         ("disable", _disable, "stop the user logging in and enrolling"),
         ("remove", _remove, "remove the user and revoke their certificates"),
+        ("unlock", _unlock, "forget the user's failed logins, so they may log in at once"),
     ):
         sub = users.add_parser(name, help=text)
         sub.add_argument("email")
@@ -138,6 +140,16 @@ async def _remove(args: argparse.Namespace, ctx: Context) -> int:
     ctx.out.message(
         f"removed {args.email.strip().lower()}; revoked {len(revoked)} certificate(s)",
         revoked=revoked,
+    )
+    return 0
+
+
+async def _unlock(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        cleared = await services.directory.unlock(args.email, actor=ACTOR)
+    address = str(parse_address(args.email))
+    ctx.out.message(
+        f"{address}: {cleared} failed login(s) forgotten", address=address, cleared=cleared
     )
     return 0
 

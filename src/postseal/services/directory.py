@@ -23,6 +23,7 @@ from postseal.pki.validation import Usage
 from postseal.services.certificates import CertificateService, IssuedCertificate
 from postseal.services.clock import Clock
 from postseal.services.passwords import PasswordService
+from postseal.services.throttle import account_key
 from postseal.services.trust import TrustService
 from postseal.store.ports import (
     CertificateRecord,
@@ -186,6 +187,21 @@ class DirectoryService:
                 target=user.address,
             )
         return user
+
+    async def unlock(self, address: str, *, actor: str) -> int:
+        """Forget the user's failed logins (ADR 0027), so the throttle lets them try
+        again at once; how many there were. Failures counted against a client address
+        stay: they are not the account's."""
+        details = await self.get(address)
+        async with self._store.begin() as tx:
+            cleared = await tx.auth_failures.clear("account", account_key(details.user.address))
+            await tx.audit.append(
+                actor=actor,
+                action="user.unlock",
+                target=details.user.address,
+                detail=f"{cleared} failed login(s) forgotten",
+            )
+        return cleared
 
     async def set_password(self, address: str, password: str, *, actor: str) -> None:
         details = await self.get(address)

@@ -21,10 +21,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from postseal.errors import ThrottledError
+from postseal.errors import InputError, ThrottledError
+from postseal.mail.address import parse_address
 from postseal.store.ports import FailureKind, Store
 
-__all__ = ["AuthThrottle", "FailureLog", "MemoryFailureLog", "StoreFailureLog"]
+__all__ = ["AuthThrottle", "FailureLog", "MemoryFailureLog", "StoreFailureLog", "account_key"]
 
 _MAX_TRACKED = 100_000  # keys a MemoryFailureLog holds before it drops expired ones
 
@@ -98,6 +99,16 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def account_key(account: str) -> str:
+    """The key failures of ``account`` are counted under: the hash of its canonical
+    address (ADR 0006: ``Bob@Bücher.example`` and ``bob@xn--bcher-kva.example`` are one
+    account), or of the lower-cased text when it is no address at all."""
+    try:
+        return _hash(str(parse_address(account)))
+    except InputError:
+        return _hash(account.lower())
+
+
 class AuthThrottle:
     """The throttle of every password login (see the module docstring)."""
 
@@ -130,8 +141,8 @@ class AuthThrottle:
         await self._log.add(self._keys(address, account), now, expired=now - self._window)
 
     async def succeeded(self, *, account: str) -> None:
-        await self._log.clear("account", _hash(account.lower()))
+        await self._log.clear("account", account_key(account))
 
     @staticmethod
     def _keys(address: str, account: str) -> list[tuple[FailureKind, str]]:
-        return [("address", _hash(address)), ("account", _hash(account.lower()))]
+        return [("address", _hash(address)), ("account", account_key(account))]
