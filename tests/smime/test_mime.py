@@ -404,3 +404,28 @@ def test_a_bare_cr_in_text_travels_in_base64_and_comes_back_exactly() -> None:
 def test_what_no_re_encoding_can_keep_is_refused(entity: bytes, reason: str) -> None:
     with pytest.raises(InputError, match=reason):
         canonicalize(entity)
+
+
+def test_one_line_base64_is_rewrapped_to_76_characters_with_the_same_content() -> None:
+    data = bytes(range(256)) * 20
+    entity = (
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode(data)
+        + b"\r\n"
+    )
+    header, _, body = canonicalize(entity).partition(b"\r\n\r\n")
+    assert header == entity.partition(b"\r\n\r\n")[0]
+    assert {len(line) for line in body.split(b"\r\n")[:-2]} == {76}
+    assert base64.b64decode(body) == data
+    short = entity.replace(base64.b64encode(data), base64.encodebytes(data).replace(b"\n", b"\r\n"))
+    assert canonicalize(short) == short  # lines that fit are kept as they are
+
+
+def test_a_long_line_that_is_not_base64_is_refused() -> None:
+    entity = (
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + b"!" * 1200
+        + b"\r\n"
+    )
+    with pytest.raises(InputError, match="not valid base64"):
+        canonicalize(entity)

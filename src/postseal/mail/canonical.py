@@ -7,7 +7,9 @@ keeps: CRLF line ends and 7-bit data. :func:`canonicalize` rewrites an entity th
 - a text part with 8-bit bytes or lines over 998 octets (RFC 5322 §2.1.1) is re-encoded
   quoted-printable, as is one with trailing white space (relays strip it); a text part
   with a CR that ends no line becomes base64, which keeps it (quoted-printable cannot:
-  RFC 2045 §6.7), as does any other leaf part that a 7-bit transport would alter;
+  RFC 2045 §6.7), as does any other leaf part that a 7-bit transport would alter; a
+  base64 body with lines over 998 octets is re-wrapped to 76-character lines (the same
+  content: white space is no part of base64);
 - multipart bodies are walked part by part and message/rfc822 bodies entity by entity,
   at most 32 levels deep (deeper input is hostile, not mail);
 - a NUL byte in a text part or a header, 8-bit header fields, a CR that ends no line in
@@ -261,7 +263,12 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
             "a text part contains a NUL byte, which mail cannot carry",
             hint="attach the data as a file instead",
         )
-    if cte in ("base64", "quoted-printable"):
+    if cte == "base64":
+        encoded = _transportable(body if known_crlf else to_crlf(body), "a base64 body")
+        if octets.scan(encoded) & octets.LONG_LINE:
+            return _rewrapped_base64(encoded), None
+        return encoded, None
+    if cte == "quoted-printable":
         return _transportable(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if cte not in ("7bit", "8bit", "binary"):
         return _transportable(body if known_crlf else to_crlf(body), f"a {cte} body"), None
@@ -287,6 +294,21 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
             return crlf, None
     encoded = base64.encodebytes(body).replace(b"\n", b"\r\n")
     return encoded, "base64"
+
+
+def _rewrapped_base64(encoded: bytes) -> bytes:
+    """A base64 body in 76-character lines (RFC 2045 §6.8): some programs write it as
+    one long line, which relays cut at 998 octets (RFC 5322 §2.1.1) and a signature
+    over it would not survive. White space is not part of base64, so the content is
+    the same; a body that is not base64 at all is refused."""
+    try:
+        content = binascii.a2b_base64(encoded.translate(None, b" \t\r\n"), strict_mode=True)
+    except binascii.Error:
+        raise InputError(
+            "a base64 body has lines over 998 octets and is not valid base64; "
+            "relays would cut its lines"
+        ) from None
+    return base64.encodebytes(content).replace(b"\n", b"\r\n")
 
 
 def _transportable(data: bytes, what: str) -> bytes:
