@@ -21,6 +21,9 @@ $(BIN)/.installed: pyproject.toml $(wildcard src/postseal/*/*.c)
 	touch $@
 
 venv: $(BIN)/.installed
+	@# the editable install keeps the compiled extension in src/: rebuild it if it went missing
+	@$(BIN)/python -c 'import postseal.mail._octets' 2>/dev/null || \
+		{ command -v cc >/dev/null && $(BIN)/pip install --quiet -e ".[dev]" || true; }
 
 # Installs the Debian peers when run as root and any is missing; otherwise says what is missing.
 peers:
