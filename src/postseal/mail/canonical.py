@@ -26,7 +26,6 @@ The header helpers here are shared with the S/MIME wrapper, which reads the same
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 
@@ -247,13 +246,13 @@ def _multipart(body: bytes, boundary: str | None, depth: int, *, known_crlf: boo
     preamble, parts = pieces[0], pieces[1:]
     epilogue = body[position:]
     line = b"--" + boundary.encode("ascii")
-    out = [_transportable(to_crlf(preamble), "the preamble")] if preamble else []
+    out = [_checked(to_crlf(preamble), "the preamble")] if preamble else []
     for part in parts:
         part = part[2:] if part.startswith(b"\r\n") else part[1:] if part[:1] == b"\n" else part
         entity = _entity(part, depth + 1, known_crlf=known_crlf)
         out.append((b"\r\n" if out else b"") + line + b"\r\n" + entity)
     out.append(b"\r\n" + line + b"--")
-    return b"".join(out) + _transportable(to_crlf(epilogue), "the epilogue")
+    return b"".join(out) + _checked(to_crlf(epilogue), "the epilogue")
 
 
 def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[bytes, str | None]:
@@ -264,14 +263,14 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
             hint="attach the data as a file instead",
         )
     if cte == "base64":
-        encoded = _transportable(body if known_crlf else to_crlf(body), "a base64 body")
-        if octets.scan(encoded) & octets.LONG_LINE:
+        encoded = body if known_crlf else to_crlf(body)
+        if _transportable(encoded, "a base64 body") & octets.LONG_LINE:
             return _rewrapped_base64(encoded), None
         return encoded, None
     if cte == "quoted-printable":
-        return _transportable(body if known_crlf else to_crlf(body), f"a {cte} body"), None
+        return _checked(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if cte not in ("7bit", "8bit", "binary"):
-        return _transportable(body if known_crlf else to_crlf(body), f"a {cte} body"), None
+        return _checked(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if is_text:
         flags = octets.scan(body)
         crlf = body
@@ -283,7 +282,7 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
         if flags & octets.BARE_LINE_END:
             # A bare CR: quoted-printable carries CR only in CRLF (RFC 2045 §6.7 rule 4)
             # and relays rewrite it; base64 keeps the text exactly.
-            return base64.encodebytes(crlf).replace(b"\n", b"\r\n"), "base64"
+            return _base64_lines(crlf), "base64"
         lf = crlf.replace(b"\r\n", b"\n")
         encoded = binascii.b2a_qp(lf, quotetabs=False, istext=True, header=False)
         return encoded.replace(b"\n", b"\r\n"), "quoted-printable"
@@ -292,8 +291,7 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
         flags = octets.scan(crlf)
         if (known_crlf or not flags & octets.BARE_LINE_END) and not flags & octets.UNSAFE:
             return crlf, None
-    encoded = base64.encodebytes(body).replace(b"\n", b"\r\n")
-    return encoded, "base64"
+    return _base64_lines(body), "base64"
 
 
 def _rewrapped_base64(encoded: bytes) -> bytes:
@@ -308,13 +306,24 @@ def _rewrapped_base64(encoded: bytes) -> bytes:
             "a base64 body has lines over 998 octets and is not valid base64; "
             "relays would cut its lines"
         ) from None
-    return base64.encodebytes(content).replace(b"\n", b"\r\n")
+    return _base64_lines(content)
 
 
-def _transportable(data: bytes, what: str) -> bytes:
-    """``data`` (already CRLF where it had LF line ends), if a 7-bit transport keeps it:
-    octets that are not content to re-encode (an encoded body, a preamble, an
-    epilogue) are refused when it would not."""
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 in 76-character lines, each ending in CRLF (RFC 2045 §6.8)."""
+    return octets.crlf_lines(binascii.b2a_base64(data, newline=False), 76, b"")
+
+
+def _checked(data: bytes, what: str) -> bytes:
+    """``data``, after :func:`_transportable` found nothing to refuse in it."""
+    _transportable(data, what)
+    return data
+
+
+def _transportable(data: bytes, what: str) -> int:
+    """The :func:`postseal.mail.octets.scan` flags of ``data`` (already CRLF where it
+    had LF line ends), when a 7-bit transport keeps it: octets that are not content to
+    re-encode (an encoded body, a preamble, an epilogue) are refused when it would not."""
     flags = octets.scan(data)
     if flags & octets.EIGHT_BIT:
         raise InputError(f"{what} holds 8-bit bytes; only its content could be re-encoded")
@@ -322,7 +331,7 @@ def _transportable(data: bytes, what: str) -> bytes:
         raise InputError(f"{what} holds a NUL byte, which mail cannot carry")
     if flags & octets.BARE_LINE_END:
         raise InputError(f"{what} holds a CR that does not end a line; relays would alter it")
-    return data
+    return flags
 
 
 def _set_cte(header: bytes, cte: str) -> bytes:
