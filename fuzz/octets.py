@@ -25,6 +25,10 @@ SEEDS = (
     b"Content-Type: application/octet-stream\r\n\r\n\x00\xff\x80\r\n",
     b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n\t\r\n--b--\r\n",
     b"\r\n\r\n \t\r\r\n\n",
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + b"a=3D=\r\n\x00=0D" * 300 + b"\r\n",
+    b"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + b"QUJD" * 300
+    + b"\r\n",
 )
 DICTIONARY = (b"\r\n", b"\r", b"\n", b" \r\n", b"\t\r\n", b"\x00", b"\x80", b"x" * 64)
 

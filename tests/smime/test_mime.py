@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 
 import pytest
@@ -429,3 +430,16 @@ def test_a_long_line_that_is_not_base64_is_refused() -> None:
     )
     with pytest.raises(InputError, match="not valid base64"):
         canonicalize(entity)
+
+
+def test_quoted_printable_with_overlong_lines_is_encoded_afresh() -> None:
+    text = "Grüße, ".encode() * 300 + b"\r\nend\r\n"  # one line of 2,700 octets decoded
+    long_qp = binascii.b2a_qp(text, istext=True).replace(b"=\n", b"")  # soft breaks dropped
+    entity = (
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + long_qp
+    )
+    header, _, body = canonicalize(entity).partition(b"\r\n\r\n")
+    assert header.endswith(b"Content-Transfer-Encoding: quoted-printable")
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    assert binascii.a2b_qp(body) == binascii.a2b_qp(long_qp)

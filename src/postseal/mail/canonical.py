@@ -9,7 +9,8 @@ keeps: CRLF line ends and 7-bit data. :func:`canonicalize` rewrites an entity th
   with a CR that ends no line becomes base64, which keeps it (quoted-printable cannot:
   RFC 2045 §6.7), as does any other leaf part that a 7-bit transport would alter; a
   base64 body with lines over 998 octets is re-wrapped to 76-character lines (the same
-  content: white space is no part of base64);
+  content: white space is no part of base64), and a quoted-printable one is decoded and
+  encoded afresh;
 - multipart bodies are walked part by part and message/rfc822 bodies entity by entity,
   at most 32 levels deep (deeper input is hostile, not mail);
 - a NUL byte in a text part or a header, 8-bit header fields, a CR that ends no line in
@@ -268,7 +269,13 @@ def _leaf(body: bytes, mime_type: str, cte: str, *, known_crlf: bool) -> tuple[b
             return _rewrapped_base64(encoded), None
         return encoded, None
     if cte == "quoted-printable":
-        return _checked(body if known_crlf else to_crlf(body), f"a {cte} body"), None
+        encoded = body if known_crlf else to_crlf(body)
+        if _transportable(encoded, "a quoted-printable body") & octets.LONG_LINE:
+            # Lines over 998 octets (RFC 2045 §6.7 allows 76): relays would cut them.
+            # The decoded content is what the part means; it is encoded afresh like
+            # any 8-bit content of its type.
+            return _leaf(binascii.a2b_qp(encoded), mime_type, "8bit", known_crlf=False)
+        return encoded, None
     if cte not in ("7bit", "8bit", "binary"):
         return _checked(body if known_crlf else to_crlf(body), f"a {cte} body"), None
     if is_text:
