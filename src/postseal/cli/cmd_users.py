@@ -9,6 +9,7 @@ from postseal.cli.context import ACTOR, Context
 from postseal.cli.output import read_secret_stdin
 from postseal.mail.address import parse_address
 from postseal.services.passwords import generate_password
+from postseal.services.throttle import PER_ACCOUNT
 
 __all__ = ["register"]
 
@@ -92,6 +93,7 @@ async def _list(args: argparse.Namespace, ctx: Context) -> int:
 async def _show(args: argparse.Namespace, ctx: Context) -> int:
     async with ctx.services() as services:
         details = await services.directory.get(args.email)
+        failed = await services.directory.failed_logins(args.email)
     by_der = {c.der: c.serial for c in details.certificates}
     attrs = details.attributes
 
@@ -115,6 +117,9 @@ async def _show(args: argparse.Namespace, ctx: Context) -> int:
                 for c in details.certificates
             ],
             "created": user.created_at,
+            # every protocol's failures of the last 15 minutes; `user unlock` forgets them
+            "failed logins": failed,
+            "locked": failed >= PER_ACCOUNT,
         }
     )
     return 0

@@ -23,7 +23,7 @@ from postseal.pki.validation import Usage
 from postseal.services.certificates import CertificateService, IssuedCertificate
 from postseal.services.clock import Clock
 from postseal.services.passwords import PasswordService
-from postseal.services.throttle import account_key
+from postseal.services.throttle import WINDOW, account_key
 from postseal.services.trust import TrustService
 from postseal.store.ports import (
     CertificateRecord,
@@ -187,6 +187,16 @@ class DirectoryService:
                 target=user.address,
             )
         return user
+
+    async def failed_logins(self, address: str) -> int:
+        """The user's failed logins within the throttle's window, every protocol counted
+        (ADR 0027)."""
+        details = await self.get(address)
+        since = self._clock().timestamp() - WINDOW
+        async with self._store.peek() as tx:
+            return await tx.auth_failures.count_since(
+                "account", account_key(details.user.address), since
+            )
 
     async def unlock(self, address: str, *, actor: str) -> int:
         """Forget the user's failed logins (ADR 0027), so the throttle lets them try

@@ -25,9 +25,21 @@ from postseal.errors import InputError, ThrottledError
 from postseal.mail.address import parse_address
 from postseal.store.ports import FailureKind, Store
 
-__all__ = ["AuthThrottle", "FailureLog", "MemoryFailureLog", "StoreFailureLog", "account_key"]
+__all__ = [
+    "PER_ACCOUNT",
+    "PER_ADDRESS",
+    "WINDOW",
+    "AuthThrottle",
+    "FailureLog",
+    "MemoryFailureLog",
+    "StoreFailureLog",
+    "account_key",
+]
 
 _MAX_TRACKED = 100_000  # keys a MemoryFailureLog holds before it drops expired ones
+#: The defaults of :class:`AuthThrottle`: failures allowed per account and per client
+#: address within the window, in seconds.
+PER_ACCOUNT, PER_ADDRESS, WINDOW = 5, 10, 900.0
 
 
 class FailureLog(Protocol):
@@ -115,9 +127,9 @@ class AuthThrottle:
     def __init__(
         self,
         *,
-        per_address: int = 10,
-        per_account: int = 5,
-        window: float = 900.0,
+        per_address: int = PER_ADDRESS,
+        per_account: int = PER_ACCOUNT,
+        window: float = WINDOW,
         log: FailureLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
