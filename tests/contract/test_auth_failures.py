@@ -24,6 +24,8 @@ async def test_count_add_clear_purge(store: Store) -> None:
         await tx.auth_failures.add([("address", A)], 200.0)
     async with store.peek() as tx:
         assert await tx.auth_failures.count_since("address", A, 0.0) == 2
+        assert await tx.auth_failures.counts_since("address", 150.0) == {A: 1}
+        assert await tx.auth_failures.counts_since("account", 0.0) == {B: 1}
         assert await tx.auth_failures.count_since("address", A, 150.0) == 1
         assert await tx.auth_failures.count_since("address", A, 200.0) == 1  # at or after
         assert await tx.auth_failures.count_since("account", B, 0.0) == 1

@@ -36,6 +36,10 @@ def test_guessing_over_imap_locks_pop3_and_smtp_auth_too(tmp_path: Path) -> None
         _assert_locked(server, ports)  # counted in the store, not in a process
         shown = org.ok("--json", "user", "show", "bob@example.org").json()
         assert (shown["failed logins"], shown["locked"]) == (PER_ACCOUNT, True)
+        locks = org.ok("--json", "user", "locks").json()
+        assert locks == [
+            {"address": "bob@example.org", "failed logins": PER_ACCOUNT, "locked": True}
+        ]
         unlocked = org.ok("--json", "user", "unlock", "Bob@Example.org")
         assert unlocked.json()["cleared"] == PER_ACCOUNT, unlocked.stdout
         pop = poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=server.tls_context(), timeout=30)
@@ -46,6 +50,7 @@ def test_guessing_over_imap_locks_pop3_and_smtp_auth_too(tmp_path: Path) -> None
             pop.quit()
         shown = org.ok("--json", "user", "show", "bob@example.org").json()
         assert (shown["failed logins"], shown["locked"]) == (0, False)
+        assert org.ok("--json", "user", "locks").json() == []
     unknown = org.run("user", "unlock", "nobody@example.org")
     assert unknown.status == 1
     assert unknown.error_lines == ["postseal: error: no user nobody@example.org in the directory"]

@@ -1,4 +1,4 @@
-"""``user add|list|show|enable|disable|unlock|passwd|remove``."""
+"""``user add|list|show|locks|enable|disable|unlock|passwd|remove``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def register(groups: Any) -> None:
     add.set_defaults(handler=_add)
 
     users.add_parser("list", help="all users").set_defaults(handler=_list)
+    users.add_parser(
+        "locks", help="users with failed logins in the last 15 minutes, and who is locked out"
+    ).set_defaults(handler=_locks)
     for name, handler, text in (
         ("show", _show, "one user with attributes and certificates"),
         ("enable", _enable, "allow the user to log in and enroll"),
@@ -146,6 +149,17 @@ async def _remove(args: argparse.Namespace, ctx: Context) -> int:
         f"removed {args.email.strip().lower()}; revoked {len(revoked)} certificate(s)",
         revoked=revoked,
     )
+    return 0
+
+
+async def _locks(args: argparse.Namespace, ctx: Context) -> int:
+    async with ctx.services() as services:
+        found = await services.directory.failed_logins_by_user()
+    rows = [
+        {"address": user.address, "failed logins": count, "locked": count >= PER_ACCOUNT}
+        for user, count in found
+    ]
+    ctx.out.table(rows, ["address", "failed logins", "locked"])
     return 0
 
 

@@ -198,6 +198,17 @@ class DirectoryService:
                 "account", account_key(details.user.address), since
             )
 
+    async def failed_logins_by_user(self) -> list[tuple[UserRecord, int]]:
+        """Every user with failed logins within the throttle's window, and how many, most
+        first (ADR 0027). Client addresses are not listed: only their hashes are kept."""
+        since = self._clock().timestamp() - WINDOW
+        async with self._store.begin(readonly=True) as tx:
+            counts = await tx.auth_failures.counts_since("account", since)
+            users = await tx.users.list() if counts else []
+        keyed = ((user, account_key(user.address)) for user in users)
+        found = [(user, counts[key]) for user, key in keyed if key in counts]
+        return sorted(found, key=lambda pair: (-pair[1], pair[0].address))
+
     async def unlock(self, address: str, *, actor: str) -> int:
         """Forget the user's failed logins (ADR 0027), so the throttle lets them try
         again at once; how many there were. Failures counted against a client address

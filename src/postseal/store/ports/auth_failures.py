@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 __all__ = ["AuthFailureRepository", "FailureKind"]
@@ -20,6 +20,11 @@ class AuthFailureRepository(Protocol):
 
     async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int:
         """Failures of ``key_hash`` at or after ``since``."""
+        ...
+
+    async def counts_since(self, kind: FailureKind, since: float) -> Mapping[str, int]:
+        """Failures at or after ``since`` per key hash of ``kind`` (keys without any are
+        left out)."""
         ...
 
     async def add(self, keys: Sequence[tuple[FailureKind, str]], at: float) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +27,14 @@ class SqlAuthFailureRepository:
             auth_failures.c.at >= since,
         )
         return int((await self._connection.execute(query)).scalar_one())
+
+    async def counts_since(self, kind: FailureKind, since: float) -> Mapping[str, int]:
+        query = (
+            select(auth_failures.c.key_hash, func.count())
+            .where(auth_failures.c.kind == kind, auth_failures.c.at >= since)
+            .group_by(auth_failures.c.key_hash)
+        )
+        return {key: int(count) for key, count in await self._connection.execute(query)}
 
     async def add(self, keys: Sequence[tuple[FailureKind, str]], at: float) -> None:
         if keys:
