@@ -45,7 +45,9 @@ PER_ACCOUNT, PER_ADDRESS, WINDOW = 5, 10, 900.0
 class FailureLog(Protocol):
     """Failures as (kind, key hash, time) — what :class:`AuthThrottle` counts."""
 
-    async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int: ...
+    async def count_since(self, keys: Sequence[tuple[FailureKind, str]], since: float) -> list[int]:
+        """Failures at or after ``since`` of each key, in order."""
+        ...
 
     async def add(
         self, keys: Sequence[tuple[FailureKind, str]], at: float, *, expired: float
@@ -62,8 +64,8 @@ class MemoryFailureLog:
     def __init__(self) -> None:
         self._failures: dict[tuple[str, str], deque[float]] = {}
 
-    async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int:
-        return sum(1 for at in self._failures.get((kind, key_hash), ()) if at >= since)
+    async def count_since(self, keys: Sequence[tuple[FailureKind, str]], since: float) -> list[int]:
+        return [sum(1 for at in self._failures.get(key, ()) if at >= since) for key in keys]
 
     async def add(
         self, keys: Sequence[tuple[FailureKind, str]], at: float, *, expired: float
@@ -88,9 +90,9 @@ class StoreFailureLog:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def count_since(self, kind: FailureKind, key_hash: str, since: float) -> int:
-        async with self._store.peek() as tx:  # a point read by key (ADR 0023)
-            return await tx.auth_failures.count_since(kind, key_hash, since)
+    async def count_since(self, keys: Sequence[tuple[FailureKind, str]], since: float) -> list[int]:
+        async with self._store.peek() as tx:  # point reads by key, one snapshot (ADR 0023)
+            return [await tx.auth_failures.count_since(k, h, since) for k, h in keys]
 
     async def add(
         self, keys: Sequence[tuple[FailureKind, str]], at: float, *, expired: float
@@ -102,7 +104,7 @@ class StoreFailureLog:
 
     async def clear(self, kind: FailureKind, key_hash: str) -> None:
         # most successful logins follow no failure: they cost a read, not a write
-        if await self.count_since(kind, key_hash, 0.0):
+        if (await self.count_since([(kind, key_hash)], 0.0))[0]:
             async with self._store.begin() as tx:
                 await tx.auth_failures.clear(kind, key_hash)
 
@@ -140,9 +142,10 @@ class AuthThrottle:
 
     async def check(self, *, address: str, account: str) -> None:
         """ThrottledError when either key has reached its limit within the window."""
-        since = self._now() - self._window
-        for kind, key in self._keys(address, account):
-            if await self._log.count_since(kind, key, since) >= self._limits[kind]:
+        keys = self._keys(address, account)
+        counts = await self._log.count_since(keys, self._now() - self._window)
+        for (kind, _), count in zip(keys, counts, strict=True):
+            if count >= self._limits[kind]:
                 raise ThrottledError(
                     "too many failed logins; try again later",
                     hint=f"wait {int(self._window // 60)} minutes",
